@@ -1,0 +1,145 @@
+#pragma once
+// Activations, and each activation's derivative as an op of its own: a penalty on the encoder's
+// Jacobian (the contractive autoencoder) is then ordinary graph ops, differentiable in turn.
+// Derivative ops take the pre-activation z and return f'(z); their backward needs f''(z).
+#include "tapegrad/ops/elementwise.hpp"
+
+#include <stdexcept>
+#include <string_view>
+
+namespace tg {
+
+// y = 1 / (1 + e^-x);  dx = dy y (1 - y)   (reads only the result, like Flashlight)
+template <class T>
+Var<T> sigmoid(Var<T> x) {
+    return detail::unary(
+        "sigmoid", x, [](Matrix<T>& y, const Matrix<T>& v) { xt::noalias(y) = T(1) / (T(1) + xt::exp(-v)); },
+        [](Node<T>& y) { add_grad(y.in(0), *y.grad * *y.value * (T(1) - *y.value)); });
+}
+
+// y = tanh x;  dx = dy (1 - y^2)
+template <class T>
+Var<T> tanh(Var<T> x) {
+    return detail::unary(
+        "tanh", x, [](Matrix<T>& y, const Matrix<T>& v) { xt::noalias(y) = xt::tanh(v); },
+        [](Node<T>& y) { add_grad(y.in(0), *y.grad * (T(1) - *y.value * *y.value)); });
+}
+
+// y = max(x, 0);  dx = dy [x > 0]
+template <class T>
+Var<T> relu(Var<T> x) {
+    return detail::unary(
+        "relu", x, [](Matrix<T>& y, const Matrix<T>& v) { xt::noalias(y) = xt::maximum(v, T(0)); },
+        [](Node<T>& y) { add_grad(y.in(0), xt::where(*y.value > T(0), *y.grad, T(0))); });
+}
+
+// y = ln(1 + e^x), computed as max(x, 0) + ln(1 + e^-|x|) so large |x| neither overflows nor
+// loses the linear part;  dx = dy sigmoid(x)
+template <class T>
+Var<T> softplus(Var<T> x) {
+    return detail::unary(
+        "softplus", x,
+        [](Matrix<T>& y, const Matrix<T>& v) { xt::noalias(y) = xt::maximum(v, T(0)) + xt::log1p(xt::exp(-xt::abs(v))); },
+        [](Node<T>& y) { add_grad(y.in(0), *y.grad / (T(1) + xt::exp(-*y.in(0).value))); });
+}
+
+// y = s(1 - s) with s = sigmoid(z);  dz = dy y (1 - 2 s)
+template <class T>
+Var<T> sigmoid_derivative(Var<T> z) {
+    return z.tape->record(
+        "sigmoid_derivative", z.shape(), {z},
+        [&](Node<T>& y) {
+            detail::ensure_saved(y);
+            xt::noalias(y.saved) = T(1) / (T(1) + xt::exp(-z.value()));
+            xt::noalias(y.result) = y.saved * (T(1) - y.saved);
+        },
+        [](Node<T>& y) { add_grad(y.in(0), *y.grad * *y.value * (T(1) - T(2) * y.saved)); });
+}
+
+// y = 1 - t^2 with t = tanh(z);  dz = dy (-2 t y)
+template <class T>
+Var<T> tanh_derivative(Var<T> z) {
+    return z.tape->record(
+        "tanh_derivative", z.shape(), {z},
+        [&](Node<T>& y) {
+            detail::ensure_saved(y);
+            xt::noalias(y.saved) = xt::tanh(z.value());
+            xt::noalias(y.result) = T(1) - y.saved * y.saved;
+        },
+        [](Node<T>& y) { add_grad(y.in(0), T(-2) * *y.grad * y.saved * *y.value); });
+}
+
+// y = [z > 0];  piecewise constant, so no gradient flows back
+template <class T>
+Var<T> relu_derivative(Var<T> z) {
+    return z.tape->record(
+        "relu_derivative", z.shape(), {z},
+        [&](Node<T>& y) { xt::noalias(y.result) = xt::where(z.value() > T(0), T(1), T(0)); }, nullptr);
+}
+
+// y = sigmoid(z);  dz = dy y (1 - y)
+template <class T>
+Var<T> softplus_derivative(Var<T> z) {
+    return z.tape->record(
+        "softplus_derivative", z.shape(), {z},
+        [&](Node<T>& y) { xt::noalias(y.result) = T(1) / (T(1) + xt::exp(-z.value())); },
+        [](Node<T>& y) { add_grad(y.in(0), *y.grad * *y.value * (T(1) - *y.value)); });
+}
+
+// y = 1 (the identity's derivative); constant, so no gradient flows back
+template <class T>
+Var<T> identity_derivative(Var<T> z) {
+    return z.tape->record(
+        "identity_derivative", z.shape(), {z}, [](Node<T>& y) { std::fill(y.result.begin(), y.result.end(), T(1)); },
+        nullptr);
+}
+
+// The encoder activations a model can choose, and their derivative ops.
+enum class Activation { identity, sigmoid, tanh, relu, softplus };
+
+inline Activation parse_activation(std::string_view name) {
+    if (name == "identity" || name == "linear") return Activation::identity;
+    if (name == "sigmoid") return Activation::sigmoid;
+    if (name == "tanh") return Activation::tanh;
+    if (name == "relu") return Activation::relu;
+    if (name == "softplus") return Activation::softplus;
+    throw std::invalid_argument("unknown activation '" + std::string(name) +
+                                "' (expected identity|linear|sigmoid|tanh|relu|softplus)");
+}
+
+inline const char* name(Activation a) {
+    switch (a) {
+        case Activation::identity: return "identity";
+        case Activation::sigmoid: return "sigmoid";
+        case Activation::tanh: return "tanh";
+        case Activation::relu: return "relu";
+        case Activation::softplus: return "softplus";
+    }
+    return "?";
+}
+
+template <class T>
+Var<T> activate(Activation a, Var<T> z) {
+    switch (a) {
+        case Activation::identity: return z;
+        case Activation::sigmoid: return sigmoid(z);
+        case Activation::tanh: return tanh(z);
+        case Activation::relu: return relu(z);
+        case Activation::softplus: return softplus(z);
+    }
+    return z;
+}
+
+template <class T>
+Var<T> activation_derivative(Activation a, Var<T> z) {
+    switch (a) {
+        case Activation::identity: return identity_derivative(z);
+        case Activation::sigmoid: return sigmoid_derivative(z);
+        case Activation::tanh: return tanh_derivative(z);
+        case Activation::relu: return relu_derivative(z);
+        case Activation::softplus: return softplus_derivative(z);
+    }
+    return z;
+}
+
+}  // namespace tg

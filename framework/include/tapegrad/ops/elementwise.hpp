@@ -1,0 +1,117 @@
+#pragma once
+// Elementwise arithmetic and math. Binary ops broadcast (see broadcast.hpp); unary ops run as
+// xtensor expressions, which xsimd vectorizes (exp and log included).
+#include "tapegrad/ops/broadcast.hpp"
+
+#include <xtensor/xmath.hpp>
+
+namespace tg {
+
+namespace detail {
+// Records a unary op y = f(x) whose backward only reads y, x and dy.
+template <class T, class Forward>
+Var<T> unary(const char* op, Var<T> x, Forward forward, typename Node<T>::Backward backward, double scalar = 0) {
+    return x.tape->record(
+        op, x.shape(), {x}, [&](Node<T>& y) { forward(y.result, x.value()); }, backward, scalar);
+}
+}  // namespace detail
+
+// y = a + b;  da = dy, db = dy (reduced over broadcast dimensions)
+template <class T>
+Var<T> operator+(Var<T> a, Var<T> b) {
+    return a.tape->record(
+        "add", detail::broadcast_shape("add", a.shape(), b.shape()), {a, b},
+        [&](Node<T>& y) { detail::broadcast_apply(a.value(), b.value(), y.result, [](T p, T q) { return p + q; }); },
+        [](Node<T>& y) {
+            const detail::Broadcast<T> g(*y.grad);
+            for (std::size_t k = 0; k < 2; ++k)
+                if (y.in(k).requires_grad) detail::reduce_grad(y.in(k), y.shape, g);
+        });
+}
+
+// y = a - b;  da = dy, db = -dy
+template <class T>
+Var<T> operator-(Var<T> a, Var<T> b) {
+    return a.tape->record(
+        "sub", detail::broadcast_shape("sub", a.shape(), b.shape()), {a, b},
+        [&](Node<T>& y) { detail::broadcast_apply(a.value(), b.value(), y.result, [](T p, T q) { return p - q; }); },
+        [](Node<T>& y) {
+            const detail::Broadcast<T> g(*y.grad);
+            if (y.in(0).requires_grad) detail::reduce_grad(y.in(0), y.shape, g);
+            if (y.in(1).requires_grad)
+                detail::reduce_grad(y.in(1), y.shape, [&](std::size_t i, std::size_t j) { return -g(i, j); });
+        });
+}
+
+// y = a * b (elementwise);  da = dy * b, db = dy * a
+template <class T>
+Var<T> operator*(Var<T> a, Var<T> b) {
+    return a.tape->record(
+        "mul", detail::broadcast_shape("mul", a.shape(), b.shape()), {a, b},
+        [&](Node<T>& y) { detail::broadcast_apply(a.value(), b.value(), y.result, [](T p, T q) { return p * q; }); },
+        [](Node<T>& y) {
+            const detail::Broadcast<T> g(*y.grad), av(*y.in(0).value), bv(*y.in(1).value);
+            if (y.in(0).requires_grad)
+                detail::reduce_grad(y.in(0), y.shape, [&](std::size_t i, std::size_t j) { return g(i, j) * bv(i, j); });
+            if (y.in(1).requires_grad)
+                detail::reduce_grad(y.in(1), y.shape, [&](std::size_t i, std::size_t j) { return g(i, j) * av(i, j); });
+        });
+}
+
+// y = s x;  dx = s dy
+template <class T>
+Var<T> scale(Var<T> x, double s) {
+    return detail::unary(
+        "scale", x, [s](Matrix<T>& y, const Matrix<T>& v) { xt::noalias(y) = T(s) * v; },
+        [](Node<T>& y) { add_grad(y.in(0), T(y.scalar) * *y.grad); }, s);
+}
+template <class T> Var<T> operator*(Var<T> x, double s) { return scale(x, s); }
+template <class T> Var<T> operator*(double s, Var<T> x) { return scale(x, s); }
+template <class T> Var<T> operator-(Var<T> x) { return scale(x, -1.0); }
+
+// y = x * M for a constant mask (or any constant weights) M of x's shape;  dx = dy * M.
+// The mask is referenced, not copied: keep it alive until backward has run.
+template <class T>
+Var<T> masked(Var<T> x, const Matrix<T>& mask) {
+    if (shape_of(mask) != x.shape())
+        throw ShapeError("masked: mask has shape " + to_string(shape_of(mask)) + " but the input has shape " +
+                         to_string(x.shape()) + "; they must be equal");
+    Var<T> m = x.tape->constant(mask, "mask");
+    return x.tape->record(
+        "masked", x.shape(), {x, m}, [&](Node<T>& y) { xt::noalias(y.result) = x.value() * mask; },
+        [](Node<T>& y) { add_grad(y.in(0), *y.grad * *y.in(1).value); });
+}
+
+// y = x^2;  dx = 2 x dy
+template <class T>
+Var<T> square(Var<T> x) {
+    return detail::unary(
+        "square", x, [](Matrix<T>& y, const Matrix<T>& v) { xt::noalias(y) = v * v; },
+        [](Node<T>& y) { add_grad(y.in(0), T(2) * *y.in(0).value * *y.grad); });
+}
+
+// y = |x|;  dx = sign(x) dy  (0 at x = 0, the subgradient an L1 penalty wants)
+template <class T>
+Var<T> abs(Var<T> x) {
+    return detail::unary(
+        "abs", x, [](Matrix<T>& y, const Matrix<T>& v) { xt::noalias(y) = xt::abs(v); },
+        [](Node<T>& y) { add_grad(y.in(0), xt::sign(*y.in(0).value) * *y.grad); });
+}
+
+// y = e^x;  dx = y dy
+template <class T>
+Var<T> exp(Var<T> x) {
+    return detail::unary(
+        "exp", x, [](Matrix<T>& y, const Matrix<T>& v) { xt::noalias(y) = xt::exp(v); },
+        [](Node<T>& y) { add_grad(y.in(0), *y.value * *y.grad); });
+}
+
+// y = ln x;  dx = dy / x
+template <class T>
+Var<T> log(Var<T> x) {
+    return detail::unary(
+        "log", x, [](Matrix<T>& y, const Matrix<T>& v) { xt::noalias(y) = xt::log(v); },
+        [](Node<T>& y) { add_grad(y.in(0), *y.grad / *y.in(0).value); });
+}
+
+}  // namespace tg

@@ -1,0 +1,96 @@
+#pragma once
+// Matrix products. Transposes are BLAS flags, never copies; gradients are written by gemm
+// straight into the operand's gradient buffer (beta = 1 accumulates a second contribution,
+// e.g. the decoder's share of a tied weight on top of the encoder's).
+#include "tapegrad/blas.hpp"
+#include "tapegrad/tape.hpp"
+
+namespace tg {
+
+enum class Trans : std::uint32_t { N = 0, T = 1 };
+
+namespace detail {
+constexpr std::uint32_t trans_a_bit = 1, trans_b_bit = 2;
+
+inline Shape op_shape(Shape s, Trans t) { return t == Trans::T ? Shape{s[1], s[0]} : s; }
+inline std::string op_name(const char* name, Shape s, Trans t) {
+    return std::string(name) + (t == Trans::T ? "^T " : " ") + to_string(s);
+}
+
+// Gradients of C = op(A) op(B) given G = dC:
+//   dA = G op(B)^T      (stored transposed when A enters transposed: dA = op(B) G^T)
+//   dB = op(A)^T G      (likewise:                                  dB = G^T op(A))
+template <class T>
+void matmul_backward_operands(const Matrix<T>& g, Node<T>& a, bool ta, Node<T>& b, bool tb) {
+    if (a.requires_grad) {
+        if (!ta) blas::gemm(g, false, *b.value, !tb, *a.grad, T(1), gemm_beta(a));
+        else     blas::gemm(*b.value, tb, g, true, *a.grad, T(1), gemm_beta(a));
+    }
+    if (b.requires_grad) {
+        if (!tb) blas::gemm(*a.value, !ta, g, false, *b.grad, T(1), gemm_beta(b));
+        else     blas::gemm(g, true, *a.value, ta, *b.grad, T(1), gemm_beta(b));
+    }
+}
+
+inline Shape product_shape(const char* op, Shape a, Trans ta, Shape b, Trans tb) {
+    const Shape oa = op_shape(a, ta), ob = op_shape(b, tb);
+    if (oa[1] != ob[0])
+        throw ShapeError(std::string(op) + ": cannot multiply " + op_name("A", a, ta) + "by " + op_name("B", b, tb) +
+                         ": inner dimensions " + std::to_string(oa[1]) + " and " + std::to_string(ob[0]) +
+                         " must be equal");
+    return {oa[0], ob[1]};
+}
+}  // namespace detail
+
+// C = op(A) op(B), with op = identity (Trans::N) or transpose (Trans::T).
+template <class T>
+Var<T> matmul(Var<T> a, Var<T> b, Trans ta = Trans::N, Trans tb = Trans::N) {
+    const Shape shape = detail::product_shape("matmul", a.shape(), ta, b.shape(), tb);
+    const std::uint32_t flags = (ta == Trans::T ? detail::trans_a_bit : 0) | (tb == Trans::T ? detail::trans_b_bit : 0);
+    return a.tape->record(
+        "matmul", shape, {a, b},
+        [&](Node<T>& c) { blas::gemm(a.value(), ta == Trans::T, b.value(), tb == Trans::T, c.result, T(1), T(0)); },
+        [](Node<T>& c) {
+            detail::matmul_backward_operands(*c.grad, c.in(0), c.flags & detail::trans_a_bit, c.in(1),
+                                             c.flags & detail::trans_b_bit);
+        },
+        0, flags);
+}
+
+// Y = X op(W) + b, the bias row b (1 x n) broadcast over the batch. op(W) = W^T (the default,
+// W stored out x in like a Linear layer) or W (Trans::N, e.g. a tied decoder reading the
+// encoder's weight). Fused: one gemm, one pass adding the bias.
+//   dX = dY op(W)^T,  dW as in matmul,  db = column sums of dY
+template <class T>
+Var<T> affine(Var<T> x, Var<T> w, Var<T> b, Trans tw = Trans::T) {
+    const Shape shape = detail::product_shape("affine", x.shape(), Trans::N, w.shape(), tw);
+    if (b.shape() != Shape{1, shape[1]})
+        throw ShapeError("affine: bias has shape " + to_string(b.shape()) + " but X op(W) has shape " +
+                         to_string(shape) + "; expected bias shape " + to_string(Shape{1, shape[1]}));
+    return x.tape->record(
+        "affine", shape, {x, w, b},
+        [&](Node<T>& y) {
+            // Broadcast the bias into Y first, then let gemm add X op(W) on top (beta = 1):
+            // one pass over Y instead of two.
+            const T* bias = b.value().data();
+            T* out = y.result.data();
+            for (std::size_t i = 0; i < shape[0]; ++i, out += shape[1])
+                for (std::size_t j = 0; j < shape[1]; ++j) out[j] = bias[j];
+            blas::gemm(x.value(), false, w.value(), tw == Trans::T, y.result, T(1), T(1));
+        },
+        [](Node<T>& y) {
+            detail::matmul_backward_operands(*y.grad, y.in(0), false, y.in(1), y.flags & detail::trans_b_bit);
+            Node<T>& b = y.in(2);
+            if (!b.requires_grad) return;
+            const std::size_t rows = y.shape[0], cols = y.shape[1];
+            T* db = b.grad->data();
+            if (!accumulate_into(b))
+                for (std::size_t j = 0; j < cols; ++j) db[j] = T(0);
+            const T* g = y.grad->data();
+            for (std::size_t i = 0; i < rows; ++i, g += cols)
+                for (std::size_t j = 0; j < cols; ++j) db[j] += g[j];
+        },
+        0, tw == Trans::T ? detail::trans_b_bit : 0);
+}
+
+}  // namespace tg

@@ -1,0 +1,103 @@
+#pragma once
+// Sums and means, as raw loops: xtensor's row and full reductions are not vectorized (see
+// shared/xtensor-notes.md). Full sums accumulate in double so a float loss over 200,000
+// elements keeps its digits.
+#include "tapegrad/ops/broadcast.hpp"
+
+namespace tg {
+
+namespace detail {
+template <class T>
+double sum_all(const Matrix<T>& m) {
+    // Four accumulators break the add dependency chain.
+    const T* p = m.data();
+    const std::size_t n = m.size();
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    std::size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        s0 += p[i];
+        s1 += p[i + 1];
+        s2 += p[i + 2];
+        s3 += p[i + 3];
+    }
+    for (; i < n; ++i) s0 += p[i];
+    return (s0 + s1) + (s2 + s3);
+}
+
+// grad(n) (+)= c everywhere
+template <class T>
+void add_grad_constant(Node<T>& n, T c) {
+    T* g = n.grad->data();
+    const std::size_t size = n.grad->size();
+    if (accumulate_into(n))
+        for (std::size_t i = 0; i < size; ++i) g[i] += c;
+    else
+        for (std::size_t i = 0; i < size; ++i) g[i] = c;
+}
+
+template <class T>
+Var<T> scaled_sum(const char* op, Var<T> x, double factor) {
+    return x.tape->record(
+        op, Shape{1, 1}, {x}, [&](Node<T>& y) { y.result(0, 0) = T(factor * sum_all(x.value())); },
+        [](Node<T>& y) { add_grad_constant(y.in(0), T(y.scalar * (*y.grad)(0, 0))); }, factor);
+}
+
+inline Shape axis_shape(const char* op, Shape s, int axis) {
+    if (axis != 0 && axis != 1)
+        throw ShapeError(std::string(op) + ": axis must be 0 (over rows, giving 1 x cols) or 1 (over columns, "
+                         "giving rows x 1), got " + std::to_string(axis) + " for shape " + to_string(s));
+    return axis == 0 ? Shape{1, s[1]} : Shape{s[0], 1};
+}
+
+template <class T>
+Var<T> scaled_sum_axis(const char* op, Var<T> x, int axis, double factor) {
+    return x.tape->record(
+        op, axis_shape(op, x.shape(), axis), {x},
+        [&](Node<T>& y) {
+            const Matrix<T>& v = x.value();
+            const std::size_t rows = v.shape()[0], cols = v.shape()[1];
+            const T f = T(factor);
+            T* out = y.result.data();
+            const T* row = v.data();
+            if (axis == 0) {
+                std::fill(out, out + cols, T(0));
+                for (std::size_t i = 0; i < rows; ++i, row += cols)
+                    for (std::size_t j = 0; j < cols; ++j) out[j] += row[j];
+                for (std::size_t j = 0; j < cols; ++j) out[j] *= f;
+            } else {
+                for (std::size_t i = 0; i < rows; ++i, row += cols) {
+                    T s = 0;
+                    for (std::size_t j = 0; j < cols; ++j) s += row[j];
+                    out[i] = f * s;
+                }
+            }
+        },
+        // dx(i, j) = factor * dy broadcast back along the summed axis
+        [](Node<T>& y) {
+            const Broadcast<T> g(*y.grad);
+            const T f = T(y.scalar);
+            reduce_grad(y.in(0), y.in(0).shape, [&](std::size_t i, std::size_t j) { return f * g(i, j); });
+        },
+        factor, static_cast<std::uint32_t>(axis));
+}
+}  // namespace detail
+
+// y = sum of all elements (1 x 1);  dx = dy everywhere
+template <class T> Var<T> sum(Var<T> x) { return detail::scaled_sum("sum", x, 1.0); }
+
+// y = mean of all elements;  dx = dy / n
+template <class T>
+Var<T> mean(Var<T> x) {
+    const double n = double(x.rows() * x.cols());
+    return detail::scaled_sum("mean", x, n > 0 ? 1.0 / n : 0.0);
+}
+
+// axis 0: column sums (1 x cols); axis 1: row sums (rows x 1)
+template <class T> Var<T> sum(Var<T> x, int axis) { return detail::scaled_sum_axis("sum_axis", x, axis, 1.0); }
+template <class T>
+Var<T> mean(Var<T> x, int axis) {
+    const double n = double(axis == 0 ? x.rows() : x.cols());
+    return detail::scaled_sum_axis("mean_axis", x, axis, n > 0 ? 1.0 / n : 0.0);
+}
+
+}  // namespace tg

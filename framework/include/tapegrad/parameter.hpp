@@ -1,0 +1,29 @@
+#pragma once
+// A trainable array. The model owns it; a tape refers to it (never copies it) for one step,
+// and every op that reads it adds its contribution into `grad`. That accumulation is what
+// makes a tied weight, read by two ops, receive the sum of both gradients.
+#include "tapegrad/tensor.hpp"
+
+#include <algorithm>
+#include <string>
+#include <utility>
+
+namespace tg {
+
+template <class T>
+struct Parameter {
+    std::string name;
+    Matrix<T> value;
+    Matrix<T> grad;
+    bool frozen = false;  // a frozen parameter takes part in the forward pass but gets no gradient
+
+    Parameter(std::string name_, Matrix<T> initial)
+        : name(std::move(name_)), value(std::move(initial)), grad(Matrix<T>::from_shape(value.shape())) {
+        zero_grad();
+    }
+
+    void zero_grad() { std::fill(grad.begin(), grad.end(), T(0)); }
+    Shape shape() const { return shape_of(value); }
+};
+
+}  // namespace tg
