@@ -10,3 +10,4 @@
 #include "tapegrad/parameter.hpp"
 #include "tapegrad/tape.hpp"
 #include "tapegrad/tensor.hpp"
+#include "tapegrad/optim.hpp"

@@ -69,6 +69,18 @@ template <class T> Var<T> operator*(Var<T> x, double s) { return scale(x, s); }
 template <class T> Var<T> operator*(double s, Var<T> x) { return scale(x, s); }
 template <class T> Var<T> operator-(Var<T> x) { return scale(x, -1.0); }
 
+// y = x + c for a constant c;  dx = dy
+template <class T>
+Var<T> add_scalar(Var<T> x, double c) {
+    return detail::unary(
+        "add_scalar", x, [c](Matrix<T>& y, const Matrix<T>& v) { xt::noalias(y) = v + T(c); },
+        [](Node<T>& y) { add_grad(y.in(0), *y.grad); }, c);
+}
+template <class T> Var<T> operator+(Var<T> x, double c) { return add_scalar(x, c); }
+template <class T> Var<T> operator+(double c, Var<T> x) { return add_scalar(x, c); }
+template <class T> Var<T> operator-(Var<T> x, double c) { return add_scalar(x, -c); }
+template <class T> Var<T> operator-(double c, Var<T> x) { return add_scalar(scale(x, -1.0), c); }
+
 // y = x * M for a constant mask (or any constant weights) M of x's shape;  dx = dy * M.
 // The mask is referenced, not copied: keep it alive until backward has run.
 template <class T>

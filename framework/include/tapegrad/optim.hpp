@@ -1,0 +1,167 @@
+#pragma once
+// Optimizers. State buffers are allocated once, at construction; `step` updates parameters in
+// place with one fused loop per parameter and skips frozen ones. Gradients are left as they
+// are: call zero_grad() before the next backward (or keep accumulating on purpose).
+#include "tapegrad/parameter.hpp"
+
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+namespace tg {
+
+template <class T>
+class Optimizer {
+public:
+    explicit Optimizer(std::vector<Parameter<T>*> parameters) : parameters_(std::move(parameters)) {}
+    virtual ~Optimizer() = default;
+
+    virtual void step() = 0;
+    void zero_grad() {
+        for (Parameter<T>* p : parameters_) p->zero_grad();
+    }
+
+    double learning_rate = 0;
+    // State for checkpoints: one buffer per parameter and slot, in a fixed order, plus the step count.
+    std::vector<Matrix<T>*> state() {
+        std::vector<Matrix<T>*> out;
+        for (auto& slot : slots_)
+            for (auto& m : slot) out.push_back(&m);
+        return out;
+    }
+    std::int64_t steps = 0;
+
+protected:
+    // One zero-initialised buffer per parameter, shaped like it.
+    std::vector<Matrix<T>> make_slot() const {
+        std::vector<Matrix<T>> slot;
+        for (Parameter<T>* p : parameters_) {
+            slot.push_back(Matrix<T>::from_shape(p->value.shape()));
+            std::fill(slot.back().begin(), slot.back().end(), T(0));
+        }
+        return slot;
+    }
+
+    std::vector<Parameter<T>*> parameters_;
+    std::vector<std::vector<Matrix<T>>> slots_;
+};
+
+// p -= lr * g, or with momentum mu:  v = mu v + g;  p -= lr v  (Nesterov: p -= lr (g + mu v))
+template <class T>
+class SGD : public Optimizer<T> {
+public:
+    SGD(std::vector<Parameter<T>*> parameters, double lr, double momentum_ = 0, bool nesterov_ = false)
+        : Optimizer<T>(std::move(parameters)), momentum(momentum_), nesterov(nesterov_) {
+        this->learning_rate = lr;
+        if (momentum != 0) this->slots_.push_back(this->make_slot());
+    }
+
+    void step() override {
+        ++this->steps;
+        const T lr = T(this->learning_rate), mu = T(momentum);
+        for (std::size_t k = 0; k < this->parameters_.size(); ++k) {
+            Parameter<T>& p = *this->parameters_[k];
+            if (p.frozen) continue;
+            T* w = p.value.data();
+            const T* g = p.grad.data();
+            const std::size_t n = p.value.size();
+            if (momentum == 0) {
+                for (std::size_t i = 0; i < n; ++i) w[i] -= lr * g[i];
+                continue;
+            }
+            T* v = this->slots_[0][k].data();
+            for (std::size_t i = 0; i < n; ++i) {
+                v[i] = mu * v[i] + g[i];
+                w[i] -= lr * (nesterov ? g[i] + mu * v[i] : v[i]);
+            }
+        }
+    }
+
+    double momentum;
+    bool nesterov;
+};
+
+// s = rho s + (1 - rho) g^2;  p -= lr g / (sqrt(s) + eps)   (Keras' defaults: rho 0.9, eps 1e-7)
+template <class T>
+class RMSProp : public Optimizer<T> {
+public:
+    RMSProp(std::vector<Parameter<T>*> parameters, double lr, double rho_ = 0.9, double eps_ = 1e-7)
+        : Optimizer<T>(std::move(parameters)), rho(rho_), eps(eps_) {
+        this->learning_rate = lr;
+        this->slots_.push_back(this->make_slot());
+    }
+
+    void step() override {
+        ++this->steps;
+        const T lr = T(this->learning_rate), r = T(rho), e = T(eps);
+        for (std::size_t k = 0; k < this->parameters_.size(); ++k) {
+            Parameter<T>& p = *this->parameters_[k];
+            if (p.frozen) continue;
+            T* w = p.value.data();
+            T* s = this->slots_[0][k].data();
+            const T* g = p.grad.data();
+            for (std::size_t i = 0, n = p.value.size(); i < n; ++i) {
+                s[i] = r * s[i] + (T(1) - r) * g[i] * g[i];
+                w[i] -= lr * g[i] / (std::sqrt(s[i]) + e);
+            }
+        }
+    }
+
+    double rho, eps;
+};
+
+// m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;  p -= lr m^ / (sqrt(v^) + eps),
+// with the bias corrections m^ = m / (1 - b1^t), v^ = v / (1 - b2^t)
+template <class T>
+class Adam : public Optimizer<T> {
+public:
+    Adam(std::vector<Parameter<T>*> parameters, double lr, double beta1_ = 0.9, double beta2_ = 0.999,
+         double eps_ = 1e-8)
+        : Optimizer<T>(std::move(parameters)), beta1(beta1_), beta2(beta2_), eps(eps_) {
+        this->learning_rate = lr;
+        this->slots_.push_back(this->make_slot());
+        this->slots_.push_back(this->make_slot());
+    }
+
+    void step() override {
+        const double t = double(++this->steps);
+        const T b1 = T(beta1), b2 = T(beta2), e = T(eps);
+        const T c1 = T(1.0 / (1.0 - std::pow(beta1, t))), c2 = T(1.0 / (1.0 - std::pow(beta2, t)));
+        const T lr = T(this->learning_rate);
+        for (std::size_t k = 0; k < this->parameters_.size(); ++k) {
+            Parameter<T>& p = *this->parameters_[k];
+            if (p.frozen) continue;
+            T* w = p.value.data();
+            T* m = this->slots_[0][k].data();
+            T* v = this->slots_[1][k].data();
+            const T* g = p.grad.data();
+            for (std::size_t i = 0, n = p.value.size(); i < n; ++i) {
+                m[i] = b1 * m[i] + (T(1) - b1) * g[i];
+                v[i] = b2 * v[i] + (T(1) - b2) * g[i] * g[i];
+                w[i] -= lr * (m[i] * c1) / (std::sqrt(v[i] * c2) + e);
+            }
+        }
+    }
+
+    double beta1, beta2, eps;
+};
+
+// Rescales all gradients together so that their joint L2 norm is at most max_norm; returns
+// the norm before clipping.
+template <class T>
+double clip_grad_norm(const std::vector<Parameter<T>*>& parameters, double max_norm) {
+    double sq = 0;
+    for (const Parameter<T>* p : parameters)
+        if (!p->frozen)
+            for (T g : p->grad) sq += double(g) * double(g);
+    const double norm = std::sqrt(sq);
+    if (norm > max_norm && norm > 0) {
+        const T f = T(max_norm / norm);
+        for (Parameter<T>* p : parameters)
+            if (!p->frozen)
+                for (T& g : p->grad) g *= f;
+    }
+    return norm;
+}
+
+}  // namespace tg
