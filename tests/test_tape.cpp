@@ -1,0 +1,216 @@
+// The tape's contract: tied weights get the sum of both contributions, nothing is allocated
+// after warm-up, misuse and bad shapes are named clearly, anomalies are located.
+#include "alloc_counter.hpp"
+#include "models/all.hpp"
+
+#include <tapegrad/gradcheck.hpp>
+#include <tapegrad/tapegrad.hpp>
+
+#include <boost/test/unit_test.hpp>
+
+#include <random>
+
+using namespace tg;
+
+namespace {
+
+template <class T>
+Matrix<T> random_matrix(std::size_t r, std::size_t c, std::uint64_t seed, double lo = -1, double hi = 1) {
+    std::mt19937_64 rng(seed);
+    std::uniform_real_distribution<double> u(lo, hi);
+    Matrix<T> m = Matrix<T>::from_shape({r, c});
+    for (T& v : m) v = T(u(rng));
+    return m;
+}
+
+// Runs `f`, expects it to throw E, and checks that the message contains every fragment.
+template <class E, class F>
+void expect_error(F&& f, std::initializer_list<const char*> fragments) {
+    try {
+        f();
+    } catch (const E& e) {
+        const std::string message = e.what();
+        for (const char* fragment : fragments)
+            BOOST_TEST(message.find(fragment) != std::string::npos, "message '" << message << "' lacks '" << fragment << "'");
+        return;
+    }
+    BOOST_FAIL("expected an exception");
+}
+
+struct TiedFixture {
+    Matrix<double> X = random_matrix<double>(5, 6, 1, 0, 1);
+    Parameter<double> W{"W", random_matrix<double>(3, 6, 2)};
+    Parameter<double> b1{"b1", random_matrix<double>(1, 3, 3)};
+    Parameter<double> b2{"b2", random_matrix<double>(1, 6, 4)};
+
+    // L = mse(sigmoid(X W_enc^T + b1) W_dec + b2, X)
+    Var<double> loss(Tape<double>& t, Parameter<double>& encoder_w, Parameter<double>& decoder_w) {
+        Var<double> h = sigmoid(affine(t.constant(X), t.parameter(encoder_w), t.parameter(b1)));
+        return mse(affine(h, t.parameter(decoder_w), t.parameter(b2), Trans::N), X);
+    }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(tape)
+
+BOOST_FIXTURE_TEST_CASE(tied_weight_gradient_is_the_sum_of_encoder_and_decoder_contributions, TiedFixture) {
+    Tape<double> tape;
+    tape.backward(loss(tape, W, W));  // tied: the same parameter in both places
+    const Matrix<double> tied = W.grad;
+
+    // The same network with two separate copies of W: each copy's gradient is one contribution.
+    Parameter<double> encoder_copy{"W_enc", W.value}, decoder_copy{"W_dec", W.value};
+    tape.clear();
+    tape.backward(loss(tape, encoder_copy, decoder_copy));
+    BOOST_TEST(xt::amax(xt::abs(encoder_copy.grad))() > 1e-3);  // both contributions are non-trivial
+    BOOST_TEST(xt::amax(xt::abs(decoder_copy.grad))() > 1e-3);
+    const Matrix<double> sum_of_parts = encoder_copy.grad + decoder_copy.grad;
+    BOOST_TEST(xt::amax(xt::abs(tied - sum_of_parts))() < 1e-12);
+    BOOST_TEST(xt::amax(xt::abs(tied - encoder_copy.grad))() > 1e-3);  // neither part alone is enough
+
+    // And finite differences agree with the tied gradient.
+    const auto results = gradcheck<double>([&](Tape<double>& t) { return loss(t, W, W); }, {&W, &b1, &b2});
+    for (const GradcheckResult& r : results) BOOST_TEST(r.passed, r.parameter << " rel err " << r.max_rel_error);
+}
+
+BOOST_FIXTURE_TEST_CASE(gradients_accumulate_across_backward_calls_until_zeroed, TiedFixture) {
+    Tape<double> tape;
+    tape.backward(loss(tape, W, W));
+    const Matrix<double> once = W.grad;
+    tape.clear();
+    tape.backward(loss(tape, W, W));
+    BOOST_TEST(xt::amax(xt::abs(W.grad - 2.0 * once))() < 1e-12);
+    W.zero_grad();
+    BOOST_TEST(xt::amax(xt::abs(W.grad))() == 0.0);
+}
+
+BOOST_FIXTURE_TEST_CASE(retain_graph_allows_a_second_sweep, TiedFixture) {
+    Tape<double> tape;
+    Var<double> l = loss(tape, W, W);
+    tape.backward(l, {.retain_graph = true});
+    const Matrix<double> once = W.grad;
+    tape.backward(l);
+    BOOST_TEST(xt::amax(xt::abs(W.grad - 2.0 * once))() < 1e-12);
+}
+
+BOOST_FIXTURE_TEST_CASE(frozen_parameters_get_no_gradient, TiedFixture) {
+    W.frozen = true;
+    Tape<double> tape;
+    tape.backward(loss(tape, W, W));
+    BOOST_TEST(xt::amax(xt::abs(W.grad))() == 0.0);
+    BOOST_TEST(xt::amax(xt::abs(b1.grad))() > 0.0);  // still reached through h
+    BOOST_TEST(xt::amax(xt::abs(b2.grad))() > 0.0);
+}
+
+BOOST_AUTO_TEST_CASE(a_step_allocates_nothing_after_warm_up) {
+    using namespace tg::models;
+    const std::size_t D = 32, K = 16, B = 32;
+    const Matrix<float> X = random_matrix<float>(B, D, 5, 0, 1);
+    AutoencoderConfig tied{.input = D, .code = K}, untied{.input = D, .code = K, .tied = false};
+    std::vector<std::unique_ptr<Model<float>>> zoo;
+    zoo.push_back(std::make_unique<Autoencoder<float>>(tied));
+    zoo.push_back(std::make_unique<Autoencoder<float>>(untied));
+    zoo.push_back(std::make_unique<SparseAutoencoder<float>>(tied, SparsityPenalty::l1, 1e-3));
+    zoo.push_back(std::make_unique<SparseAutoencoder<float>>(tied, SparsityPenalty::kl, 1e-3));
+    zoo.push_back(std::make_unique<ContractiveAutoencoder<float>>(tied, 1e-3));
+    zoo.push_back(std::make_unique<DenoisingAutoencoder<float>>(tied, Corruption{Corruption::Kind::masking, 0.25}));
+    zoo.push_back(std::make_unique<StackedAutoencoder<float>>(std::vector<std::size_t>{D, K, 8}, Activation::tanh, true, false, 3));
+    for (auto& model : zoo) {
+        Tape<float> tape;
+        SGD<float> sgd(model->parameters(), 0.01);
+        Adam<float> adam(model->parameters(), 1e-3);
+        auto step = [&] {
+            tape.clear();
+            sgd.zero_grad();
+            tape.backward(model->loss(tape, X));
+            sgd.step();
+            adam.step();
+        };
+        for (int i = 0; i < 3; ++i) step();
+        const std::size_t before = tg::testing::allocation_count();
+        for (int i = 0; i < 10; ++i) step();
+        const std::size_t allocations = tg::testing::allocation_count() - before;
+        BOOST_TEST(allocations == 0u, model->describe() << ": " << allocations << " allocations in 10 steps");
+    }
+    // The counter itself works: a vector allocates.
+    const std::size_t before = tg::testing::allocation_count();
+    std::vector<int> v(100);
+    BOOST_TEST(tg::testing::allocation_count() > before);
+}
+
+BOOST_AUTO_TEST_CASE(shape_errors_name_the_op_and_both_shapes) {
+    Tape<float> tape;
+    const Matrix<float> a = random_matrix<float>(3, 4, 1), b = random_matrix<float>(5, 6, 2), bias = random_matrix<float>(1, 7, 3);
+    Var<float> A = tape.constant(a), B = tape.constant(b);
+    expect_error<ShapeError>([&] { matmul(A, B); }, {"matmul", "(3x4)", "(5x6)", "inner dimensions 4 and 5"});
+    expect_error<ShapeError>([&] { matmul(A, B, Trans::T, Trans::N); }, {"matmul", "A^T (3x4)", "inner dimensions 3 and 5"});
+    expect_error<ShapeError>([&] { affine(A, A, tape.constant(bias)); }, {"affine", "bias", "(1x7)", "expected bias shape (1x3)"});
+    expect_error<ShapeError>([&] { A + B; }, {"add", "(3x4)", "(5x6)", "do not broadcast"});
+    expect_error<ShapeError>([&] { A * B; }, {"mul", "(3x4)", "(5x6)"});
+    expect_error<ShapeError>([&] { mse(A, B); }, {"mse", "(3x4)", "(5x6)", "must be equal"});
+    expect_error<ShapeError>([&] { binary_cross_entropy(A, B); }, {"binary_cross_entropy", "(3x4)", "(5x6)"});
+    expect_error<ShapeError>([&] { masked(A, b); }, {"masked", "(5x6)", "(3x4)"});
+    expect_error<ShapeError>([&] { sum(A, 2); }, {"sum_axis", "axis", "(3x4)"});
+    expect_error<ShapeError>([&] { tape.backward(A, b); }, {"seed", "(5x6)", "(3x4)"});
+}
+
+BOOST_AUTO_TEST_CASE(misuse_of_the_tape_is_a_clear_error) {
+    Parameter<float> p{"p", random_matrix<float>(3, 4, 1)};
+    Tape<float> tape, other;
+    Var<float> y = square(tape.parameter(p));
+    expect_error<TapeError>([&] { tape.backward(y); }, {"non-scalar root needs a seed", "(3x4)"});
+    Var<float> l = sum(y);
+    tape.backward(l);
+    expect_error<TapeError>([&] { tape.backward(l); }, {"already consumed", "retain_graph"});
+    expect_error<TapeError>([&] { square(y); }, {"square", "backward already ran", "clear()"});
+    tape.clear();
+    expect_error<TapeError>([&] { square(y); }, {"square", "recorded before the last clear()"});
+    Var<float> q = other.parameter(p);
+    expect_error<TapeError>([&] { tape.parameter(p) + q; }, {"add", "another tape"});
+}
+
+BOOST_AUTO_TEST_CASE(anomaly_mode_names_the_first_op_that_produced_nan_or_inf) {
+    Parameter<double> p{"p", Matrix<double>{{1.0, -1.0}}};
+    Tape<double> tape;
+    tape.anomaly_mode = true;
+    expect_error<AnomalyError>([&] { log(tape.parameter(p)); }, {"op 'log'", "forward"});
+
+    // A finite forward value with an infinite gradient: d log(x)/dx at a subnormal x.
+    Parameter<double> tiny{"tiny", Matrix<double>{{1e-310, 1.0}}};
+    tape.clear();
+    Var<double> l = sum(log(tape.parameter(tiny)));
+    expect_error<AnomalyError>([&] { tape.backward(l); }, {"backward of op 'log'", "gradient of its input 0", "'tiny'"});
+
+    // Off by default: NaN propagates silently, which is why the mode exists.
+    Tape<double> quiet;
+    BOOST_TEST(std::isnan(log(quiet.parameter(p)).value()(0, 1)));
+}
+
+BOOST_FIXTURE_TEST_CASE(graphviz_shows_a_tied_weight_feeding_two_ops, TiedFixture) {
+    Tape<double> tape;
+    loss(tape, W, W);
+    const std::string dot = to_dot(tape, "tied");
+    BOOST_TEST(dot.find("digraph \"tied\"") == 0u);
+    // W is recorded twice as a leaf (once per read), and each leaf feeds one affine op.
+    std::size_t w_nodes = 0, pos = 0;
+    while ((pos = dot.find("[label=\"W\\n3x6\\nparameter\"", pos)) != std::string::npos) ++w_nodes, ++pos;
+    BOOST_TEST(w_nodes == 2u);
+    BOOST_TEST(dot.find("affine\\n5x3") != std::string::npos);
+    BOOST_TEST(dot.find("affine\\n5x6") != std::string::npos);
+    BOOST_TEST(dot.find("mse\\n1x1") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(float_and_double_compute_the_same_step) {
+    const Matrix<double> xd = random_matrix<double>(4, 5, 9, 0, 1);
+    const Matrix<float> xf = xt::cast<float>(xd);
+    Parameter<double> wd{"W", random_matrix<double>(2, 5, 8)};
+    Parameter<float> wf{"W", xt::cast<float>(wd.value)};
+    Tape<double> td;
+    Tape<float> tf;
+    const double ld = mse(matmul(sigmoid(matmul(td.constant(xd), td.parameter(wd), Trans::N, Trans::T)), td.parameter(wd)), xd).value()(0, 0);
+    const double lf = mse(matmul(sigmoid(matmul(tf.constant(xf), tf.parameter(wf), Trans::N, Trans::T)), tf.parameter(wf)), xf).value()(0, 0);
+    BOOST_TEST(std::abs(ld - lf) < 1e-5 * std::abs(ld));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
