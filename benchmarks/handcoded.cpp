@@ -4,12 +4,13 @@
 //   L = mean (r - X)^2  [+ lambda/B sum |h|]  [+ lambda/B sum_b sum_j s_bj^2 c_j],
 //   with s = h (1 - h) = dh/dz and c_j = sum_i W_ji^2.
 // This file must not include xtensor-blas: its CBLAS declarations clash with <cblas.h>.
-// g++ 12.2 warns "'__Y' may be used uninitialized" inside its own AVX-512 intrinsic headers
-// when xsimd::exp is inlined (GCC bug 105593, a false positive fixed in 12.3). The warning is
-// attributed to the header lines, so it is silenced only for the headers: the pragma must come
-// before the first include of <immintrin.h>, which xtensor pulls in through handcoded.hpp.
+// g++ 12.2 warns "'__Y' is / may be used uninitialized" inside its own AVX-512 intrinsic headers
+// wherever xsimd::exp is inlined (GCC bug 105593, a false positive fixed in 12.3). The warning
+// is attributed to the header lines, so it is silenced only for the headers: the pragma must
+// come before the first include of <immintrin.h>, which xtensor pulls in through handcoded.hpp.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #include "handcoded.hpp"
 
 #include <cblas.h>
@@ -74,6 +75,49 @@ double sum_squares(const T* p, std::size_t n) {
     return s;
 }
 
+// Reconstruction error, fused into one pass: on entry R holds h W (or h W2^T); on exit it holds
+// dL/dr = k (r - X) with r = R + b2, and db2 its column sums. Returns sum (r - X)^2 in double,
+// with the accumulators kept across rows so that short rows do not pay a horizontal sum each.
+template <class T>
+double residual(T* __restrict R, const T* __restrict X, const T* __restrict b2, T* __restrict db2, std::size_t B,
+                std::size_t D, T k) {
+    std::fill(db2, db2 + D, T(0));
+    double acc[kAcc] = {};
+    double s = 0;
+    for (std::size_t b = 0; b < B; ++b) {
+        T* __restrict r = R + b * D;
+        const T* __restrict x = X + b * D;
+        std::size_t i = 0;
+        for (; i + kAcc <= D; i += kAcc)
+            for (std::size_t l = 0; l < kAcc; ++l) {
+                const T d = (r[i + l] + b2[i + l]) - x[i + l];
+                acc[l] += double(d) * double(d);
+                r[i + l] = k * d;
+                db2[i + l] += k * d;
+            }
+        for (; i < D; ++i) {
+            const T d = (r[i] + b2[i]) - x[i];
+            s += double(d) * double(d);
+            r[i] = k * d;
+            db2[i] += k * d;
+        }
+    }
+    for (double a : acc) s += a;
+    return s;
+}
+
+// Fills every row of the B x N matrix C with `row`, by doubling the filled block: log2(B)
+// memcpy calls instead of B (which matters when N is 1).
+template <class T>
+void broadcast_rows(T* C, const T* row, std::size_t B, std::size_t N) {
+    std::memcpy(C, row, N * sizeof(T));
+    for (std::size_t filled = 1; filled < B;) {
+        const std::size_t n = std::min(filled, B - filled);
+        std::memcpy(C + filled * N, C, n * N * sizeof(T));
+        filled += n;
+    }
+}
+
 template <class T>
 double sum_abs(const T* p, std::size_t n) {
     double acc[kAcc] = {};
@@ -124,10 +168,8 @@ Autoencoder<T>::Autoencoder(Variant variant, workload::Size n, const workload::I
     if (variant == Variant::denoising) {
         Xin_ = xt::xtensor<T, 2>::from_shape({B, D});
         for (std::size_t i = 0; i < B * D; ++i) Xin_.data()[i] = X_.data()[i] * init.M.data()[i];
-        xin_ = Xin_.data();
     } else {
         Xin_ = xt::xtensor<T, 2>::from_shape({0, 0});
-        xin_ = X_.data();
     }
 
     dW_ = zeros<T>(K, D);
@@ -149,11 +191,11 @@ double Autoencoder<T>::forward() {
     T* H = H_.data();
     T* R = R_.data();
 
-    // z = Xin W^T + b1: C starts as b1 in every row and the gemm adds into it (beta = 1), which
-    // costs the same as the zeroing OpenBLAS does for beta = 0, and lets the sigmoid run over one
-    // contiguous block (that matters when K is small).
-    for (std::size_t b = 0; b < B; ++b) std::memcpy(H + b * K, b1_.data(), K * sizeof(T));
-    gemm(false, true, B, K, D, xin_, D, W_.data(), D, T(1), H, K);
+    // z = Xin W^T + b1: C starts as b1 in every row and the gemm adds into it (beta = 1). That
+    // costs about what beta = 0 costs (OpenBLAS then zeroes C first) and lets the sigmoid run over
+    // one contiguous block instead of row by row, which matters when K is small.
+    broadcast_rows(H, b1_.data(), B, K);
+    gemm(false, true, B, K, D, xin(), D, W_.data(), D, T(1), H, K);
     sigmoid_inplace(H, B * K);
 
     // r - b2 = h W (tied) or h W2^T (untied)
@@ -162,23 +204,9 @@ double Autoencoder<T>::forward() {
     else
         gemm(false, true, B, D, K, H, K, W2_.data(), K, T(0), R, D);
 
-    // One pass per row: finish r, take the squared error, and overwrite R with
-    // dL/dr = 2/(BD) (r - X), summing its columns into db2 on the way.
+    // L = mean (r - X)^2, so dL/dr = 2/(BD) (r - X); R is overwritten with it.
     const T k = T(2.0 / (double(B) * double(D)));
-    const T* b2 = b2_.data();
-    T* db2 = db2_.data();
-    std::fill(db2, db2 + D, T(0));
-    double squared_error = 0;
-    for (std::size_t b = 0; b < B; ++b) {
-        T* r = R + b * D;
-        const T* x = X_.data() + b * D;
-        for (std::size_t i = 0; i < D; ++i) r[i] = (r[i] + b2[i]) - x[i];
-        squared_error += sum_squares(r, D);
-        for (std::size_t i = 0; i < D; ++i) {
-            r[i] *= k;
-            db2[i] += r[i];
-        }
-    }
+    const double squared_error = residual(R, X_.data(), b2_.data(), db2_.data(), B, D, k);
     double loss = squared_error / (double(B) * double(D));
 
     if (variant_ == Variant::sparse) loss += workload::lambda / double(B) * sum_abs(H, B * K);
@@ -217,7 +245,8 @@ void Autoencoder<T>::backward() {
 
     // Decoder weight gradient. Tied: dW = h^T dR now, the encoder part is added by the last gemm.
     // Contractive: the penalty depends on W directly too, d/dW_ji = 2 lambda/B g_j W_ji; writing
-    // that term first and accumulating both gemms onto it (beta = 1) costs no extra pass.
+    // that term first and accumulating both gemms onto it (beta = 1) saves a read-modify-write
+    // pass over dW afterwards.
     if (tied_) {
         T beta = T(0);
         if (variant_ == Variant::contractive) {
@@ -270,7 +299,7 @@ void Autoencoder<T>::backward() {
     }
 
     // Encoder weight gradient dz^T Xin: accumulates onto the decoder part when tied.
-    gemm(true, false, K, D, B, dH, K, xin_, D, tied_ ? T(1) : T(0), dW, D);
+    gemm(true, false, K, D, B, dH, K, xin(), D, tied_ ? T(1) : T(0), dW, D);
 }
 
 template <class T>

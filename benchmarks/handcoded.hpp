@@ -64,7 +64,8 @@ class Autoencoder {
 
     Matrix X_;    // B x D, the target (always the clean batch)
     Matrix Xin_;  // B x D, X * M for denoising, else empty: the input is then X_ itself
-    const T* xin_;
+    // The network's input. Looked up, not stored, so that copies of the object stay valid.
+    const T* xin() const { return Xin_.size() != 0 ? Xin_.data() : X_.data(); }
 
     Matrix W_, b1_, b2_, W2_;      // parameters
     Matrix dW_, db1_, db2_, dW2_;  // their gradients

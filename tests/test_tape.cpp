@@ -192,10 +192,15 @@ BOOST_FIXTURE_TEST_CASE(graphviz_shows_a_tied_weight_feeding_two_ops, TiedFixtur
     loss(tape, W, W);
     const std::string dot = to_dot(tape, "tied");
     BOOST_TEST(dot.find("digraph \"tied\"") == 0u);
-    // W is recorded twice as a leaf (once per read), and each leaf feeds one affine op.
+    // W is one leaf with two outgoing edges: the encoder's affine and the decoder's.
     std::size_t w_nodes = 0, pos = 0;
     while ((pos = dot.find("[label=\"W\\n3x6\\nparameter\"", pos)) != std::string::npos) ++w_nodes, ++pos;
-    BOOST_TEST(w_nodes == 2u);
+    BOOST_TEST(w_nodes == 1u);
+    const std::size_t w_index = tape.node(1).parameter == &W ? 1 : 99;
+    BOOST_REQUIRE(w_index == 1u);
+    std::size_t edges = 0;
+    for (pos = 0; (pos = dot.find("n1 -> ", pos)) != std::string::npos; ++pos) ++edges;
+    BOOST_TEST(edges == 2u);
     BOOST_TEST(dot.find("affine\\n5x3") != std::string::npos);
     BOOST_TEST(dot.find("affine\\n5x6") != std::string::npos);
     BOOST_TEST(dot.find("mse\\n1x1") != std::string::npos);

@@ -69,6 +69,7 @@ struct Node {
     std::uint32_t flags = 0;     // an op's switches (transposes, axis...)
     bool requires_grad = false;
     bool grad_written = false;   // false until the first gradient contribution arrives
+    bool retain_graph = false;   // this sweep must leave `saved` intact for another one
     Parameter<T>* parameter = nullptr;
     std::size_t index = 0;       // position on the tape, for messages and Graphviz
 
@@ -130,6 +131,7 @@ public:
     // Forget the recording (every Var made so far becomes stale) but keep all buffers.
     void clear() {
         size_ = 0;
+        parameter_leaves_.clear();
         ++generation_;
         consumed_ = false;
     }
@@ -144,13 +146,18 @@ public:
     }
 
     // A parameter read by this step. Its gradient accumulates into p.grad (zero it yourself).
+    // Asking twice in one recording returns the same leaf, so a tied weight is one node with
+    // two consumers in the graph.
     Var<T> parameter(Parameter<T>& p) {
+        for (Node<T>* leaf : parameter_leaves_)
+            if (leaf->parameter == &p) return var_of(*leaf);
         Node<T>& n = next_node(p.name.c_str(), NodeKind::parameter, p.shape());
         n.value = &p.value;
         n.parameter = &p;
         n.requires_grad = !p.frozen;
         n.grad = n.requires_grad ? &p.grad : nullptr;
         n.grad_written = true;  // parameters always accumulate
+        parameter_leaves_.push_back(&n);  // keeps its capacity across clear(): no allocation
         return var_of(n);
     }
 
@@ -239,10 +246,11 @@ private:
                             "record the forward pass again (or pass retain_graph = true)");
         Node<T>& r = *root.node;
         if (!r.requires_grad) return;  // nothing upstream is trainable
-        if (r.kind == NodeKind::op) {
+        for (std::size_t i = 0; i < size_; ++i) {
+            Node<T>& n = *nodes_[i];
+            n.retain_graph = options.retain_graph;
             // Intermediate gradients from an earlier sweep over this recording are stale.
-            for (std::size_t i = 0; i < size_; ++i)
-                if (nodes_[i]->kind == NodeKind::op) nodes_[i]->grad_written = false;
+            if (n.kind == NodeKind::op) n.grad_written = false;
         }
         if (seed) {
             if (accumulate_into(r))
@@ -276,6 +284,7 @@ private:
     }
 
     std::vector<std::unique_ptr<Node<T>>> nodes_;
+    std::vector<Node<T>*> parameter_leaves_;  // this recording's parameter leaves, few: a scan is fastest
     std::size_t size_ = 0;
     std::uint64_t generation_ = 1;
     bool consumed_ = false;

@@ -2,7 +2,12 @@
 
 #include "tapegrad/io/atomic_file.hpp"
 
+// xnpy.hpp pulls in <regex>, which trips a GCC 12 -Wmaybe-uninitialized false positive in
+// sanitizer builds.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <xtensor/xnpy.hpp>
+#pragma GCC diagnostic pop
 
 #include <algorithm>
 #include <cctype>
@@ -11,7 +16,6 @@
 #include <cstring>
 #include <fstream>
 #include <limits>
-#include <optional>
 #include <type_traits>
 #include <vector>
 

@@ -7,21 +7,25 @@
 namespace tg {
 
 namespace detail {
+// sum over i < n of term(i), in double. 32 independent accumulators: a single one would
+// serialise every add on its latency and keep the compiler from vectorizing.
+template <class F>
+double lane_sum(std::size_t n, F term) {
+    constexpr std::size_t lanes = 32;  // four AVX-512 registers of doubles: hides the add latency
+    double acc[lanes] = {};
+    std::size_t i = 0;
+    for (; i + lanes <= n; i += lanes)
+        for (std::size_t l = 0; l < lanes; ++l) acc[l] += double(term(i + l));
+    double s = 0;
+    for (; i < n; ++i) s += double(term(i));
+    for (double a : acc) s += a;
+    return s;
+}
+
 template <class T>
 double sum_all(const Matrix<T>& m) {
-    // Four accumulators break the add dependency chain.
     const T* p = m.data();
-    const std::size_t n = m.size();
-    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    std::size_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        s0 += p[i];
-        s1 += p[i + 1];
-        s2 += p[i + 2];
-        s3 += p[i + 3];
-    }
-    for (; i < n; ++i) s0 += p[i];
-    return (s0 + s1) + (s2 + s3);
+    return lane_sum(m.size(), [p](std::size_t i) { return p[i]; });
 }
 
 // grad(n) (+)= c everywhere
