@@ -82,10 +82,15 @@ struct Node {
     const Matrix<T>& out_grad() const { return *grad; }
 };
 
-// Resize only when the shape changes: the common case (same shape as last step) allocates nothing.
+// Resize only when the shape changes: the common case (same shape as last step) allocates
+// nothing and costs two compares; the resize itself stays out of line.
 template <class T>
-void ensure_shape(Matrix<T>& m, Shape s) {
-    if (m.shape()[0] != s[0] || m.shape()[1] != s[1]) m.resize({s[0], s[1]});
+[[gnu::noinline]] void resize_matrix(Matrix<T>& m, Shape s) { m.resize({s[0], s[1]}); }
+
+template <class T>
+inline void ensure_shape(Matrix<T>& m, Shape s) {
+    if (m.shape()[0] != s[0] || m.shape()[1] != s[1]) [[unlikely]]
+        resize_matrix(m, s);
 }
 
 // The first contribution to a gradient assigns, later ones add. Returns whether to add.

@@ -69,18 +69,29 @@ Var<T> scaled_sum_axis(const char* op, Var<T> x, int axis, double factor) {
                     for (std::size_t j = 0; j < cols; ++j) out[j] += row[j];
                 for (std::size_t j = 0; j < cols; ++j) out[j] *= f;
             } else {
-                for (std::size_t i = 0; i < rows; ++i, row += cols) {
-                    T s = 0;
-                    for (std::size_t j = 0; j < cols; ++j) s += row[j];
-                    out[i] = f * s;
-                }
+                for (std::size_t i = 0; i < rows; ++i, row += cols)
+                    out[i] = T(f * lane_sum(cols, [row](std::size_t j) { return row[j]; }));
             }
         },
         // dx(i, j) = factor * dy broadcast back along the summed axis
         [](Node<T>& y) {
-            const Broadcast<T> g(*y.grad);
+            Node<T>& x = y.in(0);
+            const std::size_t rows = x.shape[0], cols = x.shape[1];
             const T f = T(y.scalar);
-            reduce_grad(y.in(0), y.in(0).shape, [&](std::size_t i, std::size_t j) { return f * g(i, j); });
+            const T* g = y.grad->data();
+            T* dx = x.grad->data();
+            const bool add = accumulate_into(x);
+            for (std::size_t i = 0; i < rows; ++i, dx += cols) {
+                // Axis 0: row i of dx is f * (the row dy); axis 1: it is the constant f * dy_i.
+                if (y.flags == 0) {
+                    if (add) for (std::size_t j = 0; j < cols; ++j) dx[j] += f * g[j];
+                    else     for (std::size_t j = 0; j < cols; ++j) dx[j] = f * g[j];
+                } else {
+                    const T c = f * g[i];
+                    if (add) for (std::size_t j = 0; j < cols; ++j) dx[j] += c;
+                    else     for (std::size_t j = 0; j < cols; ++j) dx[j] = c;
+                }
+            }
         },
         factor, static_cast<std::uint32_t>(axis));
 }
