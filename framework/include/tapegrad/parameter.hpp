@@ -16,13 +16,19 @@ struct Parameter {
     Matrix<T> value;
     Matrix<T> grad;
     bool frozen = false;  // a frozen parameter takes part in the forward pass but gets no gradient
+    // True from zero_grad() until a tape records this parameter: the first gradient contribution
+    // may then overwrite instead of add (gemm beta = 0, the faster kernel, no read of `grad`).
+    bool grad_is_zero = true;
 
     Parameter(std::string name_, Matrix<T> initial)
         : name(std::move(name_)), value(std::move(initial)), grad(Matrix<T>::from_shape(value.shape())) {
         zero_grad();
     }
 
-    void zero_grad() { std::fill(grad.begin(), grad.end(), T(0)); }
+    void zero_grad() {
+        std::fill(grad.begin(), grad.end(), T(0));
+        grad_is_zero = true;
+    }
     Shape shape() const { return shape_of(value); }
 };
 

@@ -161,7 +161,10 @@ public:
         n.parameter = &p;
         n.requires_grad = !p.frozen;
         n.grad = n.requires_grad ? &p.grad : nullptr;
-        n.grad_written = true;  // parameters always accumulate
+        // Accumulate into p.grad, unless it is known to be zero: then the first contribution
+        // may assign. (Pessimistically, the gradient counts as non-zero from now on.)
+        n.grad_written = !(n.requires_grad && p.grad_is_zero);
+        if (n.requires_grad) p.grad_is_zero = false;
         parameter_leaves_.push_back(&n);  // keeps its capacity across clear(): no allocation
         return var_of(n);
     }
