@@ -32,7 +32,9 @@ public:
     void ReportRuns(const std::vector<Run>& runs) override {
         ConsoleReporter::ReportRuns(runs);
         for (const Run& r : runs) {
-            if (r.run_type != Run::RT_Iteration || r.error_occurred) continue;
+            // Single runs, or with --benchmark_repetitions the median of the repetitions.
+            const bool median = r.run_type == Run::RT_Aggregate && r.aggregate_name == "median";
+            if ((r.run_type != Run::RT_Iteration && !median) || r.error_occurred) continue;
             std::string name = r.benchmark_name();
             if (const auto suffix = name.rfind("/real_time"); suffix != std::string::npos) name.erase(suffix);
             const auto slash = name.find('/');

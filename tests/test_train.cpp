@@ -1,0 +1,208 @@
+// The `train` tool, run as a program: exact resume, and its exit codes for bad input.
+// CMake passes the binary's path as TAPEGRAD_TRAIN_BINARY; without it the suite is empty.
+#include <boost/test/unit_test.hpp>
+
+#ifdef TAPEGRAD_TRAIN_BINARY
+
+#include "tapegrad/io/npy.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct TempDir {
+    fs::path dir;
+    TempDir() {
+        std::string t = (fs::temp_directory_path() / "tapegrad-train-test-XXXXXX").string();
+        BOOST_REQUIRE(::mkdtemp(t.data()) != nullptr);
+        dir = t;
+    }
+    ~TempDir() { fs::remove_all(dir); }
+    std::string operator/(const std::string& name) const { return (dir / name).string(); }
+};
+
+struct Run {
+    int code = -1;
+    std::string output;  // stdout and stderr
+};
+
+// Runs `train <args>` with its output captured in a file (no shell pipes: the exit status is
+// the program's own).
+Run run_train(const std::string& args, const TempDir& tmp) {
+    const std::string log = tmp / "log.txt";
+    const std::string command = std::string(TAPEGRAD_TRAIN_BINARY) + " --progress none " + args + " > '" + log + "' 2>&1";
+    const int status = std::system(command.c_str());
+    Run r;
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    std::ifstream in(log);
+    r.output.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    BOOST_TEST_MESSAGE("train " << args << " -> " << r.code << "\n" << r.output);
+    return r;
+}
+
+std::string read_bytes(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+nlohmann::json read_json(const fs::path& p) {
+    std::ifstream in(p);
+    return nlohmann::json::parse(in);
+}
+
+// The arrays the final checkpoints name must be equal byte for byte, and so must the histories'
+// losses (times differ, of course).
+void require_same_checkpoint(const fs::path& a, const fs::path& b) {
+    const nlohmann::json ja = read_json(a / "checkpoint.json"), jb = read_json(b / "checkpoint.json");
+    BOOST_REQUIRE_EQUAL(ja.at("parameters").size(), jb.at("parameters").size());
+    std::vector<std::string> files;
+    for (const auto& p : ja.at("parameters")) files.push_back(p.at("file"));
+    for (const auto& f : ja.at("optimizer_state").at("buffers")) files.push_back(f);
+    BOOST_REQUIRE(!files.empty());
+    for (const std::string& f : files) {
+        const std::string x = read_bytes(a / f), y = read_bytes(b / f);
+        BOOST_REQUIRE(!x.empty());
+        BOOST_TEST((x == y), "checkpoint file " << f << " differs between the straight and the resumed run");
+    }
+    BOOST_TEST(ja.at("optimizer_state").at("steps") == jb.at("optimizer_state").at("steps"));
+    BOOST_TEST(ja.at("shuffle_rng") == jb.at("shuffle_rng"));
+    BOOST_TEST(ja.at("noise_rng") == jb.at("noise_rng"));
+    BOOST_REQUIRE_EQUAL(ja.at("history").size(), jb.at("history").size());
+    for (std::size_t e = 0; e < ja.at("history").size(); ++e)
+        for (const char* key : {"train_loss", "train_mse", "test_mse"})
+            BOOST_TEST(ja.at("history")[e].at(key).get<double>() == jb.at("history")[e].at(key).get<double>());
+}
+
+// Small synthetic images (8x8, in [0, 1]) written as .npy: runs in milliseconds.
+void write_synthetic(const TempDir& tmp) {
+    std::mt19937_64 rng(3);
+    std::uniform_real_distribution<float> u(0, 1);
+    for (auto [name, rows] : {std::pair<const char*, std::size_t>{"train.npy", 300}, {"test.npy", 60}}) {
+        tg::Matrix<float> m = tg::make_matrix<float>(rows, 64);
+        for (float& v : m) v = u(rng);
+        tg::io::save_npy<float>(tmp / name, m);
+    }
+}
+
+bool have_fashion_mnist() { return fs::exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"); }
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(train)
+
+BOOST_AUTO_TEST_CASE(resume_after_an_epoch_is_bit_identical) {
+    if (!have_fashion_mnist()) {
+        BOOST_TEST_MESSAGE("dataset-fashion-mnist is not installed; skipped");
+        return;
+    }
+    TempDir tmp;
+    // Denoising (its corruption RNG is state) with Adam (its moments are state).
+    const std::string common = "--model denoising --optimizer adam --code 16 --batch 50 --limit 1000 --test-limit 200 ";
+    BOOST_REQUIRE_EQUAL(run_train(common + "--epochs 2 --out " + (tmp / "straight"), tmp).code, 0);
+    BOOST_REQUIRE_EQUAL(run_train(common + "--epochs 1 --out " + (tmp / "split"), tmp).code, 0);
+    const Run resumed = run_train("--resume " + (tmp / "split") + " --epochs 2", tmp);
+    BOOST_REQUIRE_EQUAL(resumed.code, 0);
+    BOOST_TEST(resumed.output.find("resuming") != std::string::npos);
+    require_same_checkpoint(tmp.dir / "straight", tmp.dir / "split");
+    for (const char* picture : {"filters.png", "reconstructions.png", "loss.png"})
+        BOOST_TEST(fs::file_size(tmp.dir / "split" / picture) > 0);
+}
+
+BOOST_AUTO_TEST_CASE(resume_after_sigint_mid_epoch_is_bit_identical) {
+    TempDir tmp;
+    write_synthetic(tmp);
+    const std::string common = "--train-npy " + (tmp / "train.npy") + " --test-npy " + (tmp / "test.npy") +
+                               " --model denoising --corruption gaussian --corruption-amount 0.2 --optimizer adam"
+                               " --code 8 --batch 32 --epochs 3 ";
+    BOOST_REQUIRE_EQUAL(run_train(common + "--out " + (tmp / "straight"), tmp).code, 0);
+    // 10 steps per epoch: the stop lands in the middle of epoch 2.
+    const Run stopped = run_train(common + "--stop-after-steps 13 --out " + (tmp / "split"), tmp);
+    BOOST_REQUIRE_EQUAL(stopped.code, 130);
+    BOOST_TEST(stopped.output.find("checkpoint saved") != std::string::npos);
+    const nlohmann::json mid = read_json(tmp.dir / "split" / "checkpoint.json");
+    BOOST_TEST(mid.at("epochs_done").get<int>() == 1);
+    BOOST_TEST(mid.at("step_in_epoch").get<int>() == 3);
+    BOOST_REQUIRE_EQUAL(run_train("--resume " + (tmp / "split"), tmp).code, 0);
+    require_same_checkpoint(tmp.dir / "straight", tmp.dir / "split");
+}
+
+BOOST_AUTO_TEST_CASE(bad_command_lines_exit_with_2_and_a_message) {
+    TempDir tmp;
+    const std::string out = " --out " + (tmp / "out");
+    const std::vector<std::pair<std::string, std::string>> cases{
+        {"--no-such-flag", "--no-such-flag"},
+        {"--lr -0.5", "--lr"},
+        {"--code 0", "--code"},
+        {"--model denoising --corruption-amount 1.5", "--corruption-amount"},
+        {"--model wavelet", "--model"},
+        {"--train-npy " + (tmp / "missing.npy") + " --test-npy " + (tmp / "missing.npy"), "missing.npy"},
+        {"--loss bce", "--decoder sigmoid"},
+    };
+    for (const auto& [args, expected] : cases) {
+        const Run r = run_train(args + out, tmp);
+        BOOST_TEST(r.code == 2, args);
+        BOOST_TEST(r.output.find(expected) != std::string::npos, args << " -> " << r.output);
+        BOOST_TEST(r.output.find("terminate") == std::string::npos, args);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(corrupt_data_files_exit_with_3_naming_the_file) {
+    TempDir tmp;
+    write_synthetic(tmp);
+    {  // a truncated .npy
+        const std::string good = read_bytes(tmp.dir / "train.npy");
+        std::ofstream(tmp / "cut.npy", std::ios::binary) << good.substr(0, good.size() / 2);
+    }
+    const Run npy = run_train("--train-npy " + (tmp / "cut.npy") + " --test-npy " + (tmp / "test.npy") + " --out " + (tmp / "o"), tmp);
+    BOOST_TEST(npy.code == 3);
+    BOOST_TEST(npy.output.find(tmp / "cut.npy") != std::string::npos, npy.output);
+
+    // An IDX image file whose header promises more pixels than it holds.
+    fs::create_directories(tmp.dir / "idx");
+    const unsigned char header[] = {0, 0, 8, 3, 0, 0, 0, 10, 0, 0, 0, 28, 0, 0, 0, 28, 1, 2, 3};
+    for (const char* name : {"train-images-idx3-ubyte", "t10k-images-idx3-ubyte"})
+        std::ofstream(tmp.dir / "idx" / name, std::ios::binary).write(reinterpret_cast<const char*>(header), sizeof header);
+    const unsigned char labels[] = {0, 0, 8, 1, 0, 0, 0, 10, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+    for (const char* name : {"train-labels-idx1-ubyte", "t10k-labels-idx1-ubyte"})
+        std::ofstream(tmp.dir / "idx" / name, std::ios::binary).write(reinterpret_cast<const char*>(labels), sizeof labels);
+    const Run idx = run_train("--data-dir " + (tmp / "idx") + " --out " + (tmp / "o"), tmp);
+    BOOST_TEST(idx.code == 3);
+    BOOST_TEST(idx.output.find("train-images-idx3-ubyte") != std::string::npos, idx.output);
+
+    // A checkpoint that is not JSON.
+    fs::create_directories(tmp.dir / "ck");
+    std::ofstream(tmp.dir / "ck" / "checkpoint.json") << "{ not json";
+    const Run ck = run_train("--resume " + (tmp / "ck"), tmp);
+    BOOST_TEST(ck.code == 3);
+    BOOST_TEST(ck.output.find("checkpoint.json") != std::string::npos, ck.output);
+}
+
+BOOST_AUTO_TEST_CASE(divergence_exits_with_4_and_keeps_the_checkpoint) {
+    TempDir tmp;
+    write_synthetic(tmp);
+    const Run r = run_train("--train-npy " + (tmp / "train.npy") + " --test-npy " + (tmp / "test.npy") +
+                            " --optimizer sgd --lr 1e4 --code 8 --epochs 20 --anomaly --out " + (tmp / "o"),
+                        tmp);
+    BOOST_TEST(r.code == 4);
+    BOOST_TEST(r.output.find("anomaly: op '") != std::string::npos, r.output);
+    // It blows up in epoch 2: epoch 1's checkpoint is the last good one and stays.
+    BOOST_TEST(r.output.find("last good checkpoint") != std::string::npos, r.output);
+    BOOST_TEST(read_json(tmp.dir / "o" / "checkpoint.json").at("epochs_done").get<int>() >= 1);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+#endif

@@ -1,0 +1,151 @@
+#include "checkpoint.hpp"
+
+#include "config.hpp"
+
+#include <tapegrad/io/atomic_file.hpp>
+#include <tapegrad/io/errors.hpp>
+#include <tapegrad/io/npy.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace train {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kArrayDir = "checkpoint";
+
+std::string checkpoint_path(const std::string& dir) { return (fs::path(dir) / kCheckpointFile).string(); }
+
+// Removes array files of earlier checkpoints: only names this tool writes (e*.npy) in its own
+// subdirectory, and only after the new JSON (which does not name them) is in place.
+void prune(const fs::path& array_dir, const std::set<std::string>& keep) {
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(array_dir, ec)) {
+        const std::string name = entry.path().filename().string();
+        if (name.size() > 5 && name[0] == 'e' && entry.path().extension() == ".npy" && !keep.count(name))
+            fs::remove(entry.path(), ec);
+    }
+}
+
+template <class T>
+void load_into(const std::string& dir, const std::string& file, tg::Matrix<T>& target, const std::string& what) {
+    const std::string path = (fs::path(dir) / file).string();
+    std::error_code ec;
+    if (!fs::is_regular_file(path, ec))
+        throw tg::io::FormatError(checkpoint_path(dir) + ": names " + file + " (" + what + "), which does not exist");
+    tg::Matrix<T> m = tg::io::load_npy<T>(path);
+    if (m.shape() != target.shape())
+        throw tg::io::FormatError(path + ": " + what + " has shape " + tg::to_string(tg::shape_of(m)) +
+                                  " but the model expects " + tg::to_string(tg::shape_of(target)));
+    target = std::move(m);
+}
+
+}  // namespace
+
+std::string rng_to_string(const std::mt19937_64& rng) {
+    std::ostringstream os;
+    os << rng;
+    return os.str();
+}
+
+std::mt19937_64 rng_from_string(const std::string& text, const std::string& what) {
+    std::istringstream is(text);
+    std::mt19937_64 rng;
+    is >> rng;
+    if (is.fail()) throw tg::io::FormatError(what + ": not a valid std::mt19937_64 state");
+    return rng;
+}
+
+template <class T>
+void save_checkpoint(const std::string& dir, const std::string& tag, nlohmann::json meta,
+                     const std::vector<tg::Parameter<T>*>& parameters, tg::Optimizer<T>& optimizer) {
+    const fs::path array_dir = fs::path(dir) / kArrayDir;
+    fs::create_directories(array_dir);
+    std::set<std::string> written;
+    auto save = [&](const std::string& name, const tg::Matrix<T>& m) {
+        const std::string file = tag + "-" + name + ".npy";
+        tg::io::save_npy<T>((array_dir / file).string(), m);
+        written.insert(file);
+        return std::string(kArrayDir) + "/" + file;
+    };
+    nlohmann::json params = nlohmann::json::array();
+    for (const tg::Parameter<T>* p : parameters)
+        params.push_back({{"name", p->name}, {"file", save("param-" + p->name, p->value)}});
+    nlohmann::json state = nlohmann::json::array();
+    const std::vector<tg::Matrix<T>*> buffers = optimizer.state();
+    for (std::size_t i = 0; i < buffers.size(); ++i) state.push_back(save("optim-" + std::to_string(i), *buffers[i]));
+    meta["format"] = kCheckpointFormat;
+    meta["version"] = kCheckpointVersion;
+    meta["parameters"] = std::move(params);
+    meta["optimizer_state"] = {{"steps", optimizer.steps}, {"buffers", std::move(state)}};
+    const std::string text = meta.dump(2) + "\n";
+    tg::io::write_file_atomically(checkpoint_path(dir), [&](std::ostream& os) { os << text; });
+    prune(array_dir, written);
+}
+
+nlohmann::json read_checkpoint(const std::string& dir) {
+    const std::string path = checkpoint_path(dir);
+    std::error_code ec;
+    if (!fs::is_regular_file(path, ec))
+        throw UsageError("--resume " + dir + ": there is no " + kCheckpointFile + " in that directory");
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw tg::io::IoError(path + ": cannot open for reading");
+    nlohmann::json j;
+    try {
+        j = nlohmann::json::parse(in);
+    } catch (const nlohmann::json::exception& e) {
+        throw tg::io::FormatError(path + ": not valid JSON (" + e.what() + ")");
+    }
+    if (!j.is_object() || j.value("format", "") != kCheckpointFormat)
+        throw tg::io::FormatError(path + ": not a tapegrad training checkpoint (no \"format\": \"" +
+                                  kCheckpointFormat + "\")");
+    if (j.value("version", 0) != kCheckpointVersion)
+        throw tg::io::FormatError(path + ": checkpoint version " + j.value("version", nlohmann::json()).dump() +
+                                  " is not the supported version " + std::to_string(kCheckpointVersion));
+    return j;
+}
+
+template <class T>
+void restore_checkpoint(const std::string& dir, const nlohmann::json& meta,
+                        const std::vector<tg::Parameter<T>*>& parameters, tg::Optimizer<T>& optimizer) {
+    const std::string path = checkpoint_path(dir);
+    try {
+        const nlohmann::json& params = meta.at("parameters");
+        if (params.size() != parameters.size())
+            throw tg::io::FormatError(path + ": holds " + std::to_string(params.size()) + " parameters but the model has " +
+                                      std::to_string(parameters.size()));
+        for (tg::Parameter<T>* p : parameters) {
+            const nlohmann::json* entry = nullptr;
+            for (const nlohmann::json& e : params)
+                if (e.at("name") == p->name) entry = &e;
+            if (!entry) throw tg::io::FormatError(path + ": has no parameter named " + p->name);
+            load_into(dir, entry->at("file").get<std::string>(), p->value, "parameter " + p->name);
+        }
+        const nlohmann::json& state = meta.at("optimizer_state");
+        const std::vector<tg::Matrix<T>*> buffers = optimizer.state();
+        const nlohmann::json& files = state.at("buffers");
+        if (files.size() != buffers.size())
+            throw tg::io::FormatError(path + ": holds " + std::to_string(files.size()) +
+                                      " optimizer buffers but the optimizer has " + std::to_string(buffers.size()));
+        for (std::size_t i = 0; i < buffers.size(); ++i)
+            load_into(dir, files[i].get<std::string>(), *buffers[i], "optimizer buffer " + std::to_string(i));
+        optimizer.steps = state.at("steps").get<std::int64_t>();
+    } catch (const nlohmann::json::exception& e) {
+        throw tg::io::FormatError(path + ": " + e.what());
+    }
+}
+
+template void save_checkpoint<float>(const std::string&, const std::string&, nlohmann::json,
+                                     const std::vector<tg::Parameter<float>*>&, tg::Optimizer<float>&);
+template void save_checkpoint<double>(const std::string&, const std::string&, nlohmann::json,
+                                      const std::vector<tg::Parameter<double>*>&, tg::Optimizer<double>&);
+template void restore_checkpoint<float>(const std::string&, const nlohmann::json&,
+                                        const std::vector<tg::Parameter<float>*>&, tg::Optimizer<float>&);
+template void restore_checkpoint<double>(const std::string&, const nlohmann::json&,
+                                         const std::vector<tg::Parameter<double>*>&, tg::Optimizer<double>&);
+
+}  // namespace train
