@@ -53,7 +53,12 @@ private:
                 if (shape_of(fixed_mask) != shape_of(x))
                     throw ShapeError("denoising: fixed mask has shape " + to_string(shape_of(fixed_mask)) +
                                      " but the batch has shape " + to_string(shape_of(x)));
-                for (std::size_t i = 0; i < n; ++i) out[i] = in[i] * fixed_mask.data()[i];
+                // Hoisted pointer: read through the member inside the loop, the compiler must
+                // assume `out` may alias it and cannot vectorize.
+                {
+                    const T* mask = fixed_mask.data();
+                    for (std::size_t i = 0; i < n; ++i) out[i] = in[i] * mask[i];
+                }
                 break;
         }
     }

@@ -8,6 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -137,6 +139,49 @@ BOOST_AUTO_TEST_CASE(resume_after_sigint_mid_epoch_is_bit_identical) {
     BOOST_TEST(mid.at("step_in_epoch").get<int>() == 3);
     BOOST_REQUIRE_EQUAL(run_train("--resume " + (tmp / "split"), tmp).code, 0);
     require_same_checkpoint(tmp.dir / "straight", tmp.dir / "split");
+}
+
+// SIGKILL can land anywhere, also in the middle of writing a checkpoint. Whatever the moment,
+// the directory must hold either no checkpoint or a complete one, and resuming from it must end
+// exactly where the uninterrupted run ends.
+BOOST_AUTO_TEST_CASE(sigkill_at_random_moments_never_breaks_the_last_checkpoint) {
+    TempDir tmp;
+    write_synthetic(tmp);
+    const std::string common = "--train-npy " + (tmp / "train.npy") + " --test-npy " + (tmp / "test.npy") +
+                               " --model denoising --corruption gaussian --corruption-amount 0.2 --optimizer adam"
+                               " --code 8 --batch 32 --epochs 40 --checkpoint-every 1 ";
+    const auto start = std::chrono::steady_clock::now();
+    BOOST_REQUIRE_EQUAL(run_train(common + "--out " + (tmp / "straight"), tmp).code, 0);
+    const double run_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+    std::mt19937_64 rng(11);
+    const int trials = 12;
+    int resumed_from_a_checkpoint = 0;
+    for (int trial = 0; trial < trials; ++trial) {
+        const std::string dir = tmp / ("killed" + std::to_string(trial));
+        // Stratified moments over the run, so kills land in start-up, training and saving alike.
+        const double at = (trial + std::uniform_real_distribution<double>(0, 1)(rng)) / trials * run_seconds;
+        const std::string command = "exec " + std::string(TAPEGRAD_TRAIN_BINARY) + " --progress none " + common + "--out " + dir +
+                                    " > /dev/null 2>&1";
+        const pid_t pid = ::fork();
+        BOOST_REQUIRE(pid >= 0);
+        if (pid == 0) {
+            ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+            ::_exit(127);
+        }
+        ::usleep(static_cast<useconds_t>(at * 1e6));
+        ::kill(pid, SIGKILL);
+        int status = 0;
+        ::waitpid(pid, &status, 0);
+        if (!fs::exists(fs::path(dir) / "checkpoint.json")) continue;  // killed before the first save
+        const Run resumed = run_train("--resume " + dir, tmp);
+        BOOST_REQUIRE_MESSAGE(resumed.code == 0, "trial " << trial << " (kill after " << at << " s): resume failed:\n"
+                                                          << resumed.output);
+        require_same_checkpoint(tmp.dir / "straight", dir);
+        ++resumed_from_a_checkpoint;
+    }
+    BOOST_TEST_MESSAGE(resumed_from_a_checkpoint << " of " << trials << " kills left a checkpoint to resume from");
+    BOOST_TEST(resumed_from_a_checkpoint >= trials / 3);
 }
 
 BOOST_AUTO_TEST_CASE(bad_command_lines_exit_with_2_and_a_message) {
