@@ -1,0 +1,368 @@
+// libFuzzer target for the training tool's checkpoint reader (tools/train/checkpoint.cpp):
+// the fuzzed bytes are checkpoint.json, in a directory whose checkpoint/ subdirectory holds the
+// .npy arrays of a few real checkpoints (written at start-up by the real save_checkpoint) and
+// some odd ones (wrong shape, float64 where float32 is expected, not an npy file, a directory).
+//
+// The resume path is replayed as `train --resume DIR` runs it: main.cpp (read_checkpoint,
+// "config" -> TrainConfig, resolve_defaults, validate) then Trainer::restore (trainer.cpp:
+// restore_checkpoint, then the counters, RNG states and history). Trainer is internal to
+// trainer.cpp, so that last part is copied here (restore_rest below) and must follow it if it
+// changes. The data set is not loaded (fuzz_idx / fuzz_npy cover those readers): the model is
+// built for 4-column data with 10 training rows.
+//
+// Expected outcomes are the ones main() turns into exit codes 2 and 3: train::UsageError,
+// tg::io::FormatError (and IoError, invalid_argument). Anything else - a json exception,
+// std::out_of_range from std::stoull, bad_alloc, a sanitizer report (UBSan checks float ->
+// integer conversions), an allocation far beyond what the files hold - is a finding: main()
+// would report it as exit code 1, "unexpected", or crash.
+//
+// Findings already reported can be skipped so that fuzzing continues past them:
+//   TG_FUZZ_IGNORE=checkpoint-model-size   skip configurations whose model would have more than
+//                                          2^20 weights (make_model allocates it before any
+//                                          array is compared with it)
+//   TG_FUZZ_IGNORE=checkpoint-float-to-int skip inputs whose integer fields hold floating-point
+//                                          numbers out of the field's range (nlohmann::json
+//                                          converts them with a plain cast: undefined behaviour)
+//   TG_FUZZ_IGNORE=checkpoint-json-exception  accept a nlohmann::json exception escaping the
+//                                          resume path (read_checkpoint's j.value("version", 0)
+//                                          throws type_error when "version" is a string)
+// (comma-separated). TG_FUZZ_WRITE_SEEDS=<dir> writes the seed checkpoint.json files and exits.
+#include "fuzz_common.hpp"
+
+#include "checkpoint.hpp"
+#include "config.hpp"
+#include "history.hpp"
+#include "model_factory.hpp"
+
+#include <tapegrad/io/npy.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+namespace {
+
+namespace fs = std::filesystem;
+using fuzz::Outcome;
+using train::TrainConfig;
+
+constexpr std::size_t kInput = 4;       // columns of the training data
+constexpr std::size_t kTrainRows = 10;  // rows of the training data
+constexpr unsigned long long kMaxModelWeights = 1ull << 20;
+
+struct Counts {
+    unsigned long long resumed = 0, usage = 0, skipped = 0;
+    ~Counts() {
+        std::fprintf(stderr, "fuzz_checkpoint: resumed %llu, UsageError %llu, skipped (TG_FUZZ_IGNORE) %llu\n", resumed,
+                     usage, skipped);
+    }
+};
+Counts g_counts;
+
+std::string g_dir;              // the checkpoint directory (checkpoint.json + checkpoint/)
+std::size_t g_array_bytes = 0;  // total size of the files in checkpoint/
+
+using fuzz::ignored;
+
+// ---- the resume path ---------------------------------------------------------------------------
+
+// trainer.cpp, Trainer::restore (after restore_checkpoint), with Trainer's members as locals.
+template <class T>
+void restore_rest(const nlohmann::json& meta, const TrainConfig& config, tg::models::Model<T>& model) {
+    const std::string where = (fs::path(g_dir) / train::kCheckpointFile).string();
+    int epochs_done = 0;
+    std::size_t resume_step = 0;
+    std::mt19937_64 shuffle_rng(train::shuffle_seed(config.seed));
+    try {
+        epochs_done = meta.at("epochs_done").get<int>();
+        resume_step = meta.at("step_in_epoch").get<std::size_t>();
+        shuffle_rng = train::rng_from_string(meta.at("shuffle_rng").get<std::string>(), where + ": shuffle_rng");
+        if (std::mt19937_64* noise = train::noise_rng(model))
+            *noise = train::rng_from_string(meta.at("noise_rng").get<std::string>(), where + ": noise_rng");
+        (void)meta.at("epoch_loss_sum").get<double>();
+        (void)meta.at("epoch_loss_count").get<std::size_t>();
+        (void)meta.at("epoch_seconds").get<double>();
+        (void)meta.at("history").get<std::vector<train::EpochRecord>>();
+    } catch (const nlohmann::json::exception& e) {
+        throw tg::io::FormatError(where + ": " + e.what());
+    }
+    const std::size_t steps_per_epoch = (kTrainRows + config.batch - 1) / config.batch;
+    if (resume_step >= steps_per_epoch || epochs_done < 0)
+        throw tg::io::FormatError(where + ": epoch " + std::to_string(epochs_done) + ", step " +
+                                  std::to_string(resume_step) + " does not fit");
+}
+
+template <class T>
+void restore(const nlohmann::json& meta, const TrainConfig& config) {
+    auto model = train::make_model<T>(config, kInput);
+    std::vector<tg::Parameter<T>*> parameters = model->parameters();
+    auto optimizer = train::make_optimizer<T>(config, parameters);
+    train::restore_checkpoint<T>(g_dir, meta, parameters, *optimizer);
+    restore_rest<T>(meta, config, *model);
+    // Oracle: every parameter now holds the array its entry names.
+    for (const tg::Parameter<T>* p : parameters) {
+        for (const auto& e : meta.at("parameters")) {
+            if (e.at("name") != p->name) continue;
+            const tg::Matrix<T> want = tg::io::load_npy<T>((fs::path(g_dir) / e.at("file").get<std::string>()).string());
+            if (!(want == p->value)) fuzz::finding("parameter " + p->name + " does not hold the array its entry names");
+            break;
+        }
+    }
+}
+
+// Weights a configuration's model has (saturating), for the model-size skip.
+unsigned long long model_weights(const TrainConfig& c) {
+    std::vector<unsigned long long> sizes{kInput};
+    if (c.model == "stacked") sizes.insert(sizes.end(), c.layers.begin(), c.layers.end());
+    else sizes.push_back(c.code);
+    unsigned long long total = 0;
+    for (std::size_t i = 0; i + 1 < sizes.size(); ++i) {
+        unsigned long long w = 0;
+        if (__builtin_mul_overflow(sizes[i], sizes[i + 1], &w) || __builtin_add_overflow(total, 2 * (w / 2 + 1), &total))
+            return std::numeric_limits<unsigned long long>::max();
+        total += sizes[i] + sizes[i + 1];
+    }
+    return total;
+}
+
+// True when an integer-typed field holds a floating-point number outside the target type's
+// range: nlohmann::json converts it with a plain static_cast, which is undefined behaviour.
+// (Integers are converted modulo 2^N, which is defined, if surprising: -1 becomes SIZE_MAX.)
+bool bad_integer(const nlohmann::json& j, double lo, double hi) {
+    if (!j.is_number_float()) return false;
+    const double v = j.get<double>();
+    return !(v > lo - 1 && v < hi + 1);
+}
+
+bool has_float_to_int_hazard(const nlohmann::json& meta) {
+    constexpr double kInt = 2147483647.0, kSize = 18446744073709549568.0, kI64 = 9223372036854774784.0;
+    auto field = [](const nlohmann::json& o, const char* k, double lo, double hi) {
+        return o.is_object() && o.contains(k) && bad_integer(o[k], lo, hi);
+    };
+    if (!meta.is_object()) return false;
+    if (field(meta, "epochs_done", -kInt, kInt) || field(meta, "step_in_epoch", 0, kSize) ||
+        field(meta, "epoch_loss_count", 0, kSize))
+        return true;
+    if (meta.contains("optimizer_state") && field(meta["optimizer_state"], "steps", -kI64, kI64)) return true;
+    if (meta.contains("config")) {
+        const auto& c = meta["config"];
+        for (const char* k : {"code", "batch", "limit", "test_limit"})
+            if (field(c, k, 0, kSize)) return true;
+        if (field(c, "epochs", -kInt, kInt)) return true;
+        if (c.is_object() && c.contains("layers") && c["layers"].is_array())
+            for (const auto& l : c["layers"])
+                if (bad_integer(l, 0, kSize)) return true;
+    }
+    if (meta.contains("history") && meta["history"].is_array())
+        for (const auto& r : meta["history"])
+            if (r.is_object() && r.contains("epoch") && bad_integer(r["epoch"], -kInt, kInt)) return true;
+    return false;
+}
+
+// main.cpp: read_checkpoint, the saved configuration (no command-line options to merge),
+// resolve_defaults, validate; then run_training -> Trainer -> restore.
+void resume() {
+    nlohmann::json meta = train::read_checkpoint(g_dir);
+    if (ignored("checkpoint-float-to-int") && has_float_to_int_hazard(meta)) {
+        ++g_counts.skipped;
+        return;
+    }
+    TrainConfig config;
+    try {
+        config = meta.at("config").get<TrainConfig>();
+    } catch (const std::exception& e) {
+        throw tg::io::FormatError(g_dir + "/" + train::kCheckpointFile + ": bad \"config\": " + e.what());
+    }
+    train::resolve_defaults(config);
+    if (const std::string problem = train::validate(config); !problem.empty()) throw train::UsageError(problem);
+    if (config.model == "pca") throw train::UsageError("a pca run has nothing to resume");
+    if (ignored("checkpoint-model-size") && model_weights(config) > kMaxModelWeights) {
+        ++g_counts.skipped;
+        return;
+    }
+    if (config.dtype == "float64") restore<double>(meta, config);
+    else restore<float>(meta, config);
+    ++g_counts.resumed;
+}
+
+// ---- start-up: real checkpoints to start from -------------------------------------------------
+
+struct Seed {
+    const char* name;
+    TrainConfig config;
+    int epochs_done;
+    std::size_t step;
+    std::string json;
+};
+
+template <class T>
+std::string save_seed(const Seed& s, const std::string& dir, const std::string& tag) {
+    TrainConfig c = s.config;
+    train::resolve_defaults(c);
+    const std::string problem = train::validate(c);
+    if (!problem.empty()) fuzz::finding(std::string("harness: seed ") + s.name + ": " + problem);
+    auto model = train::make_model<T>(c, kInput);
+    std::vector<tg::Parameter<T>*> parameters = model->parameters();
+    auto optimizer = train::make_optimizer<T>(c, parameters);
+    optimizer->steps = 7;
+    for (auto* m : optimizer->state()) m->fill(T(0.25));
+    std::mt19937_64 shuffle(train::shuffle_seed(c.seed));
+    shuffle.discard(5);
+    // As Trainer::save writes it.
+    nlohmann::json meta;
+    meta["config"] = c;
+    meta["model"] = model->describe();
+    meta["command_line"] = "train --fuzz-seed";
+    meta["epochs_done"] = s.epochs_done;
+    meta["step_in_epoch"] = s.step;
+    meta["shuffle_rng"] = train::rng_to_string(shuffle);
+    std::mt19937_64* noise = train::noise_rng(*model);
+    meta["noise_rng"] = noise ? nlohmann::json(train::rng_to_string(*noise)) : nlohmann::json();
+    meta["epoch_loss_sum"] = 1.5;
+    meta["epoch_loss_count"] = 3;
+    meta["epoch_seconds"] = 0.25;
+    std::vector<train::EpochRecord> history(static_cast<std::size_t>(s.epochs_done));
+    for (int i = 0; i < s.epochs_done; ++i) history[static_cast<std::size_t>(i)] = {i + 1, 0.5, 0.25, 0.3, 1.0, 0.1};
+    meta["history"] = history;
+    train::save_checkpoint<T>(dir, tag, std::move(meta), parameters, *optimizer);
+    std::ifstream in(fs::path(dir) / train::kCheckpointFile, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+std::vector<Seed> make_seeds() {
+    std::vector<Seed> seeds;
+    TrainConfig c;
+    c.code = 3;
+    c.epochs = 5;
+    c.batch = 4;
+    c.seed = 11;
+    seeds.push_back({"autoencoder_f32_adam", c, 1, 2, {}});
+    c = TrainConfig{};
+    c.model = "denoising";
+    c.code = 2;
+    c.tied = false;
+    c.optimizer = "momentum";
+    c.dtype = "float64";
+    c.batch = 3;
+    seeds.push_back({"denoising_f64_momentum_untied", c, 2, 1, {}});
+    c = TrainConfig{};
+    c.model = "stacked";
+    c.layers = {3, 2};
+    c.optimizer = "rmsprop";
+    c.batch = 10;
+    seeds.push_back({"stacked_f32_rmsprop", c, 0, 0, {}});
+    c = TrainConfig{};
+    c.model = "sparse";
+    c.sparsity = "kl";
+    c.code = 2;
+    c.optimizer = "sgd";
+    c.decoder = "sigmoid";
+    c.loss = "bce";
+    seeds.push_back({"sparse_kl_f32_sgd", c, 3, 0, {}});
+    c = TrainConfig{};
+    c.model = "contractive";
+    c.code = 2;
+    c.optimizer = "nesterov";
+    c.dtype = "float64";
+    c.train_npy = "train.npy";
+    c.test_npy = "test.npy";
+    seeds.push_back({"contractive_f64_nesterov", c, 1, 0, {}});
+    return seeds;
+}
+
+void write_npy_bytes(const fs::path& p, const std::string& bytes) {
+    fuzz::write_file(p.string(), reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
+}
+
+void setup() {
+    g_dir = fuzz::make_scratch_dir("ckpt");
+    const fs::path arrays = fs::path(g_dir) / "checkpoint";
+    fs::create_directories(arrays);
+    std::vector<Seed> seeds = make_seeds();
+    for (std::size_t k = 0; k < seeds.size(); ++k) {
+        // save_checkpoint prunes arrays it did not write, so each seed is saved apart and its
+        // arrays are moved into the shared directory (tags differ, so names do not collide).
+        const fs::path scratch = fs::path(g_dir) / ("build-" + std::to_string(k));
+        char tag[32];
+        std::snprintf(tag, sizeof tag, "e%04d-s%06zu", seeds[k].epochs_done, k);
+        seeds[k].json = seeds[k].config.dtype == "float64" ? save_seed<double>(seeds[k], scratch.string(), tag)
+                                                           : save_seed<float>(seeds[k], scratch.string(), tag);
+        for (const auto& e : fs::directory_iterator(scratch / "checkpoint")) fs::rename(e.path(), arrays / e.path().filename());
+        fs::remove_all(scratch);
+    }
+    // Odd arrays for the fuzzer to point at (names in fuzz_checkpoint.dict).
+    tg::Matrix<float> f22 = tg::make_matrix<float>(2, 2);
+    f22.fill(1.0f);
+    tg::io::save_npy((arrays / "e9999-s999999-wrong-shape.npy").string(), f22);
+    tg::Matrix<double> d43 = tg::make_matrix<double>(kInput, 3);
+    d43.fill(0.5);
+    tg::io::save_npy((arrays / "e9999-s999999-float64-4x3.npy").string(), d43);
+    tg::Matrix<float> f43 = tg::make_matrix<float>(kInput, 3);
+    f43.fill(0.5f);
+    tg::io::save_npy((arrays / "e9999-s999999-float32-4x3.npy").string(), f43);
+    write_npy_bytes(arrays / "e9999-s999999-garbage.npy", "\x93NUMPY\x01\x00garbage");
+    fs::create_directories(arrays / "e9999-s999999-directory.npy");
+    tg::io::save_npy((fs::path(g_dir) / "outside.npy").string(), f43);
+    for (const auto& e : fs::recursive_directory_iterator(g_dir))
+        if (e.is_regular_file()) g_array_bytes += e.file_size();
+
+    if (const char* out = std::getenv("TG_FUZZ_WRITE_SEEDS")) {
+        fs::create_directories(out);
+        for (const Seed& s : seeds) {
+            const std::string p = (fs::path(out) / (std::string(s.name) + ".json")).string();
+            fuzz::write_file(p, reinterpret_cast<const std::uint8_t*>(s.json.data()), s.json.size());
+        }
+        std::fprintf(stderr, "fuzz_checkpoint: wrote %zu seeds to %s\n", seeds.size(), out);
+        fs::remove_all(g_dir);
+        std::exit(0);
+    }
+    // The seeds must load: otherwise the harness is out of date with the tool.
+    for (const Seed& s : seeds) {
+        fuzz::write_file(g_dir + "/" + train::kCheckpointFile, reinterpret_cast<const std::uint8_t*>(s.json.data()), s.json.size());
+        std::string msg;
+        bool usage = false;
+        const Outcome o = fuzz::expect([&] {
+            try {
+                resume();
+            } catch (const train::UsageError& e) {
+                usage = true;
+                msg = e.what();
+            }
+        }, &msg);
+        if (o != Outcome::ok || usage) fuzz::finding(std::string("harness: seed ") + s.name + " does not resume: " + msg);
+    }
+    std::atexit([] {
+        std::error_code ec;
+        fs::remove_all(g_dir, ec);
+    });
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+    fuzz::install_alloc_hooks();
+    setup();
+    return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    fuzz::write_file(g_dir + "/" + train::kCheckpointFile, data, size);
+    fuzz::AllocScope scope;
+    fuzz::expect([] {
+        try {
+            resume();
+        } catch (const train::UsageError& e) {
+            // exit code 2: a configuration the tool refuses
+            ++g_counts.usage;
+            if (fuzz::verbose()) std::fprintf(stderr, "fuzz: UsageError: %s\n", e.what());
+        } catch (const nlohmann::json::exception& e) {
+            if (!ignored("checkpoint-json-exception")) throw;
+            ++g_counts.skipped;
+        }
+    });
+    fuzz::check_alloc(scope, size + g_array_bytes, "checkpoint resume");
+    return 0;
+}

@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets in fuzz/ (clang, ASan + UBSan + libFuzzer) into build-fuzz/ and
+# runs each one from its seed corpus.
+#
+#   scripts/fuzz.sh [seconds-per-target]      (default 30)
+#
+# Environment:
+#   FUZZ_TARGETS="fuzz_idx fuzz_npy"  run only these (default: every target that was built)
+#   FUZZ_RUNS=1000000                 stop each target after this many executions instead of
+#                                     after a time
+#   FUZZ_BUILD_DIR=build-fuzz         build directory
+#   FUZZ_KEEP_CORPUS=1                continue from the corpus a previous run left in
+#                                     $FUZZ_BUILD_DIR/run/<target>/corpus instead of starting
+#                                     again from the seeds
+#   CXX_FUZZ=clang++-14               compiler
+#
+# The seed corpus fuzz/corpus/<target>/ is copied to $FUZZ_BUILD_DIR/run/<target>/corpus, so
+# the repository's corpus is never modified. Prints, per target, the number of executions and
+# whether anything was found; exits 1 if any target found something (crash, sanitizer report,
+# leak, unexpected exception, oracle failure, timeout, an allocation over the limits). The
+# input that triggered it is left in $FUZZ_BUILD_DIR/run/<target>/artifacts/ with the log.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$PWD"
+
+SECS="${1:-30}"
+if ! [[ "$SECS" =~ ^[0-9]+$ ]] || [ "$SECS" -lt 1 ]; then
+  echo "usage: scripts/fuzz.sh [seconds-per-target]" >&2
+  exit 2
+fi
+BUILD_DIR="${FUZZ_BUILD_DIR:-build-fuzz}"
+CXX_FUZZ="${CXX_FUZZ:-clang++-14}"
+
+# libFuzzer runtime: clang-14 + libclang-rt-14-dev on Debian 12.
+if ! command -v "$CXX_FUZZ" >/dev/null 2>&1 || ! dpkg -s libclang-rt-14-dev >/dev/null 2>&1; then
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  echo "=== installing clang-14 and libclang-rt-14-dev ==="
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends clang-14 libclang-rt-14-dev >/dev/null
+fi
+
+echo "=== building fuzz targets in $BUILD_DIR ==="
+cmake -S fuzz -B "$BUILD_DIR" -DCMAKE_CXX_COMPILER="$CXX_FUZZ" >/dev/null
+cmake --build "$BUILD_DIR" -j"$(nproc)"
+
+TARGETS="${FUZZ_TARGETS:-}"
+if [ -z "$TARGETS" ]; then
+  for t in fuzz_idx fuzz_npy fuzz_checkpoint; do
+    if [ -x "$BUILD_DIR/$t" ]; then TARGETS="$TARGETS $t"; fi
+  done
+fi
+
+# Sanitizer settings: abort on the first report of any kind, leaks included.
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:allocator_may_return_null=0:detect_stack_use_after_return=1}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+
+failed=0
+summary=""
+for t in $TARGETS; do
+  bin="$BUILD_DIR/$t"
+  if [ ! -x "$bin" ]; then
+    echo "$t: not built" >&2
+    failed=1
+    continue
+  fi
+  work="$BUILD_DIR/run/$t"
+  mkdir -p "$work"
+  if [ "${FUZZ_KEEP_CORPUS:-0}" != 1 ] || [ ! -d "$work/corpus" ]; then
+    rm -rf "$work/corpus"
+    mkdir -p "$work/corpus"
+    if [ -d "fuzz/corpus/$t" ]; then cp -r "fuzz/corpus/$t/." "$work/corpus/"; fi
+  fi
+  if [ "$t" = fuzz_checkpoint ]; then
+    # The tool's checkpoint format may have moved on since the committed seeds were written:
+    # add (same names: replace) the checkpoints the current save_checkpoint writes.
+    TG_FUZZ_WRITE_SEEDS="$work/corpus" "$bin" >"$work/seeds.log" 2>&1 || { cat "$work/seeds.log"; failed=1; continue; }
+  fi
+  rm -rf "$work/artifacts"
+  mkdir -p "$work/artifacts"
+  # Inputs up to 8 KiB; checkpoint.json seeds are 8-15 KiB (RNG states are ~6 KiB of text each).
+  max_len=8192
+  if [ "$t" = fuzz_checkpoint ]; then max_len=32768; fi
+  args=(-rss_limit_mb=512 -malloc_limit_mb=256 -max_len="$max_len" -timeout=10
+        -print_final_stats=1 -artifact_prefix="$work/artifacts/")
+  if [ -n "${FUZZ_RUNS:-}" ]; then
+    args+=(-runs="$FUZZ_RUNS")
+    what="$FUZZ_RUNS runs"
+  else
+    args+=(-max_total_time="$SECS")
+    what="${SECS}s"
+  fi
+  if [ -f "fuzz/$t.dict" ]; then args+=(-dict="fuzz/$t.dict"); fi
+  echo "=== $t ($what) ==="
+  start=$(date +%s)
+  set +e
+  "$bin" "${args[@]}" "$work/corpus" >"$work/log" 2>&1
+  rc=$?
+  set -e
+  elapsed=$(( $(date +%s) - start ))
+  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/log" | tail -1)
+  rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$work/log" | tail -1)
+  cov=$(grep -oE 'cov: [0-9]+ ft: [0-9]+ corp: [0-9]+' "$work/log" | tail -1 || true)
+  artifacts=$(find "$work/artifacts" -type f | head -5)
+  if [ "$rc" -eq 0 ] && [ -z "$artifacts" ]; then
+    line="$t: ${execs:-?} executions in ${elapsed}s (${rate:-?} exec/s; ${cov:-no coverage line}): nothing found"
+  else
+    failed=1
+    line="$t: FINDING after ${execs:-?} executions (exit code $rc); log: $work/log"
+    echo "--- $t: end of log ---"
+    grep -E '==FUZZ FINDING==|ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error:|SUMMARY:' "$work/log" | head -10 || true
+    tail -n 30 "$work/log"
+    for a in $artifacts; do
+      line="$line
+    input: $a ($(stat -c %s "$a") bytes: $(head -c 64 "$a" | od -An -tx1 -v | tr -d ' \n')$( [ "$(stat -c %s "$a")" -gt 64 ] && echo ...))
+    reproduce: $bin $a"
+    done
+  fi
+  echo "$line"
+  summary="$summary$line
+"
+done
+
+echo
+echo "=== fuzzing summary ==="
+printf '%s' "$summary"
+exit "$failed"
