@@ -38,6 +38,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <limits>
 #include <sstream>
 
@@ -273,6 +274,55 @@ std::vector<Seed> make_seeds() {
     return seeds;
 }
 
+// Variants of a real checkpoint.json, one problem each: the regression inputs of the findings
+// in docs/reliability.md (they make those findings deterministic) and the error paths of the
+// reader. Derived from the current format, so they stay valid while the tool evolves.
+std::vector<std::pair<std::string, std::string>> edge_cases(const std::string& json_text) {
+    using nlohmann::json;
+    const json base = json::parse(json_text);
+    std::vector<std::pair<std::string, std::string>> out;
+    auto add = [&](const std::string& name, const std::function<void(json&)>& edit) {
+        json j = base;
+        edit(j);
+        out.emplace_back("edge_" + name, j.dump(1) + "\n");
+    };
+    // known findings
+    add("version_is_string", [](json& j) { j["version"] = "1"; });                      // checkpoint-json-exception
+    add("format_is_number", [](json& j) { j["format"] = 1; });                          // checkpoint-json-exception
+    add("code_2e301", [](json& j) { j["config"]["code"] = 2.1e301; });                   // checkpoint-float-to-int
+    add("epochs_done_1e300", [](json& j) { j["epochs_done"] = 1e300; });                // checkpoint-float-to-int
+    add("code_1000000", [](json& j) { j["config"]["code"] = 1000000; });                // checkpoint-model-size
+    add("code_minus_1", [](json& j) { j["config"]["code"] = -1; });                     // checkpoint-model-size
+    // error paths
+    add("no_format", [](json& j) { j.erase("format"); });
+    add("version_2", [](json& j) { j["version"] = 2; });
+    add("config_missing_key", [](json& j) { j["config"].erase("code"); });
+    add("seed_not_a_number", [](json& j) { j["config"]["seed"] = "x"; });
+    add("seed_too_big", [](json& j) { j["config"]["seed"] = "99999999999999999999999"; });
+    add("model_pca", [](json& j) { j["config"]["model"] = "pca"; });
+    add("dtype_float64", [](json& j) { j["config"]["dtype"] = "float64"; });
+    add("param_wrong_shape", [](json& j) { j["parameters"][0]["file"] = "checkpoint/e9999-s999999-wrong-shape.npy"; });
+    add("param_float64", [](json& j) { j["parameters"][0]["file"] = "checkpoint/e9999-s999999-float64-4x3.npy"; });
+    add("param_garbage", [](json& j) { j["parameters"][0]["file"] = "checkpoint/e9999-s999999-garbage.npy"; });
+    add("param_directory", [](json& j) { j["parameters"][0]["file"] = "checkpoint/e9999-s999999-directory.npy"; });
+    add("param_missing", [](json& j) { j["parameters"][0]["file"] = "checkpoint/nothing.npy"; });
+    add("param_outside", [](json& j) { j["parameters"][0]["file"] = "outside.npy"; });
+    add("param_duplicate_name", [](json& j) { j["parameters"][1]["name"] = j["parameters"][0]["name"]; });
+    add("param_file_number", [](json& j) { j["parameters"][0]["file"] = 7; });
+    add("parameters_object", [](json& j) { j["parameters"] = json::object({{"W", "x"}}); });
+    add("buffers_object", [](json& j) { j["optimizer_state"]["buffers"] = json::object(); });
+    add("buffers_short", [](json& j) { j["optimizer_state"]["buffers"].erase(0); });
+    add("steps_string", [](json& j) { j["optimizer_state"]["steps"] = "7"; });
+    add("rng_short", [](json& j) { j["shuffle_rng"] = "1 2 3"; });
+    add("step_past_epoch", [](json& j) { j["step_in_epoch"] = 99; });
+    add("epochs_done_negative", [](json& j) { j["epochs_done"] = -1; });
+    add("history_bad_record", [](json& j) { j["history"] = json::array({json::object({{"epoch", "x"}})}); });
+    add("not_an_object", [](json& j) { j = json::array({1, 2}); });
+    out.emplace_back("edge_empty", "");
+    out.emplace_back("edge_truncated", json_text.substr(0, json_text.size() / 2));
+    return out;
+}
+
 void write_npy_bytes(const fs::path& p, const std::string& bytes) {
     fuzz::write_file(p.string(), reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
 }
@@ -311,11 +361,14 @@ void setup() {
 
     if (const char* out = std::getenv("TG_FUZZ_WRITE_SEEDS")) {
         fs::create_directories(out);
-        for (const Seed& s : seeds) {
-            const std::string p = (fs::path(out) / (std::string(s.name) + ".json")).string();
-            fuzz::write_file(p, reinterpret_cast<const std::uint8_t*>(s.json.data()), s.json.size());
-        }
-        std::fprintf(stderr, "fuzz_checkpoint: wrote %zu seeds to %s\n", seeds.size(), out);
+        auto write = [&](const std::string& name, const std::string& text) {
+            const std::string p = (fs::path(out) / (name + ".json")).string();
+            fuzz::write_file(p, reinterpret_cast<const std::uint8_t*>(text.data()), text.size());
+        };
+        for (const Seed& s : seeds) write(s.name, s.json);
+        const std::vector<std::pair<std::string, std::string>> edges = edge_cases(seeds[0].json);
+        for (const auto& [name, text] : edges) write(name, text);
+        std::fprintf(stderr, "fuzz_checkpoint: wrote %zu seeds to %s\n", seeds.size() + edges.size(), out);
         fs::remove_all(g_dir);
         std::exit(0);
     }

@@ -61,6 +61,8 @@ for t in $TARGETS; do
   bin="$BUILD_DIR/$t"
   if [ ! -x "$bin" ]; then
     echo "$t: not built" >&2
+    summary="$summary$t: not built
+"
     failed=1
     continue
   fi
@@ -74,7 +76,13 @@ for t in $TARGETS; do
   if [ "$t" = fuzz_checkpoint ]; then
     # The tool's checkpoint format may have moved on since the committed seeds were written:
     # add (same names: replace) the checkpoints the current save_checkpoint writes.
-    TG_FUZZ_WRITE_SEEDS="$work/corpus" "$bin" >"$work/seeds.log" 2>&1 || { cat "$work/seeds.log"; failed=1; continue; }
+    if ! TG_FUZZ_WRITE_SEEDS="$work/corpus" "$bin" >"$work/seeds.log" 2>&1; then
+      cat "$work/seeds.log"
+      summary="$summary$t: FINDING: the harness could not write checkpoints with the current tool (log: $work/seeds.log)
+"
+      failed=1
+      continue
+    fi
   fi
   rm -rf "$work/artifacts"
   mkdir -p "$work/artifacts"
@@ -111,14 +119,24 @@ for t in $TARGETS; do
     grep -E '==FUZZ FINDING==|ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error:|SUMMARY:' "$work/log" | head -10 || true
     tail -n 30 "$work/log"
     for a in $artifacts; do
+      size=$(stat -c %s "$a")
+      hex=$(head -c 64 "$a" | od -An -tx1 -v | tr -d ' \n')
+      if [ "$size" -gt 64 ]; then hex="$hex..."; fi
       line="$line
-    input: $a ($(stat -c %s "$a") bytes: $(head -c 64 "$a" | od -An -tx1 -v | tr -d ' \n')$( [ "$(stat -c %s "$a")" -gt 64 ] && echo ...))
+    input: $a ($size bytes: $hex)
     reproduce: $bin $a"
     done
   fi
   echo "$line"
   summary="$summary$line
 "
+  # A finding aborts the fuzzer, which skips its exit handlers: remove the scratch directories
+  # (<tmp>/tg-fuzz-<kind>-<pid>-XXXXXX) of processes that are gone.
+  for d in /dev/shm/tg-fuzz-* "${TMPDIR:-/tmp}"/tg-fuzz-*; do
+    [ -e "$d" ] || continue
+    pid=$(basename "$d" | cut -d- -f4)
+    if [[ "$pid" =~ ^[0-9]+$ ]] && ! kill -0 "$pid" 2>/dev/null; then rm -rf "$d"; fi
+  done
 done
 
 echo
