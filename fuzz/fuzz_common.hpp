@@ -11,7 +11,8 @@
 //   the loader allocate far more than the file holds" into a finding long before libFuzzer's
 //   -malloc_limit_mb would.
 // - finding(): prints the reason and aborts.
-// - ignored(id): TG_FUZZ_IGNORE=id1,id2 skips known findings (ids listed in each target).
+// - ignored(id): TG_FUZZ_IGNORE=id1,id2 skips known findings, so that fuzzing can go on past a
+//   reported one until it is fixed (no target has an open id at present).
 #include "tapegrad/io/errors.hpp"
 
 #include <sanitizer/allocator_interface.h>

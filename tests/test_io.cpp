@@ -1,5 +1,6 @@
 #include <boost/test/unit_test.hpp>
 
+#include "temp_dir.hpp"
 #include "tapegrad/io/atomic_file.hpp"
 #include "tapegrad/io/idx.hpp"
 #include "tapegrad/io/npy.hpp"
@@ -33,17 +34,7 @@ using Bytes = std::vector<std::uint8_t>;
 
 namespace {
 
-struct TempDir {
-    fs::path dir;
-    TempDir() {
-        std::string t = (fs::temp_directory_path() / "tapegrad-io-test-XXXXXX").string();
-        BOOST_REQUIRE(::mkdtemp(t.data()) != nullptr);
-        dir = t;
-    }
-    ~TempDir() { fs::remove_all(dir); }
-    std::string file(const std::string& name) const { return (dir / name).string(); }
-    std::size_t count_entries() const { return static_cast<std::size_t>(std::distance(fs::directory_iterator(dir), fs::directory_iterator())); }
-};
+using tg_test::TempDir;
 
 void write_bytes(const std::string& path, const Bytes& b, bool gzip = false) {
     if (gzip) {
@@ -190,6 +181,19 @@ BOOST_AUTO_TEST_CASE(idx_corrupt_files) {
     const std::string lp = t.file("labels");
     write_bytes(lp, Bytes{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6});
     check_error<tg::io::FormatError>([&] { tg::io::load_idx_labels(lp); }, {lp, "corrupt gzip"});
+    // A gzip stream cut before its CRC32/ISIZE trailer: the deflate data still decodes in full,
+    // so only zlib's end-of-stream status tells (a fuzzing finding, fixed).
+    write_bytes(lp, idx(0x801, {2}, 2, 9), true);
+    Bytes gz;
+    {
+        std::ifstream in(lp, std::ios::binary);
+        gz.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+    BOOST_REQUIRE(gz.size() > 8);
+    BOOST_REQUIRE(tg::io::load_idx_labels(lp) == (std::vector<std::uint8_t>{9, 9}));
+    gz.erase(gz.end() - 8, gz.end());  // the 8-byte trailer
+    write_bytes(lp, gz);
+    check_error<tg::io::FormatError>([&] { tg::io::load_idx_labels(lp); }, {lp, "corrupt gzip stream", "unexpected end of file"});
     check_error<tg::io::IoError>([&] { tg::io::load_idx_labels(t.file("missing")); }, {"missing", "cannot open"});
 }
 
@@ -291,6 +295,9 @@ BOOST_AUTO_TEST_CASE(npy_errors) {
     err(npy(dict("<f4", "False", "()"), Bytes(4)), {"rank 0"});
     err(npy(dict("<f4", "False", "(4294967296, 4294967296)"), six), {"overflows"});
     err(npy(dict("<f4", "False", "(18446744073709551616, 1)"), six), {"64 bits"});
+    // A zero dimension must not let the other one be anything (numpy's limit is 2^63 - 1).
+    err(npy(dict("<f4", "False", "(0, 18446744073709551615)"), Bytes{}), {"byte 10", "exceeds 2^63 - 1"});
+    err(npy(dict("<f4", "False", "(9223372036854775808, 0)"), Bytes{}), {"exceeds 2^63 - 1"});
     err(npy(kF4_2x3, Bytes(six.begin(), six.end() - 1)), {"truncated", "needs 24 bytes of data after byte 128", "holds only 23"});
     Bytes longer = six;
     longer.insert(longer.end(), 5, 0);

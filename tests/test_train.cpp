@@ -4,6 +4,7 @@
 
 #ifdef TAPEGRAD_TRAIN_BINARY
 
+#include "temp_dir.hpp"
 #include "tapegrad/io/npy.hpp"
 
 #include <nlohmann/json.hpp>
@@ -13,6 +14,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <random>
 #include <string>
@@ -25,16 +27,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-    fs::path dir;
-    TempDir() {
-        std::string t = (fs::temp_directory_path() / "tapegrad-train-test-XXXXXX").string();
-        BOOST_REQUIRE(::mkdtemp(t.data()) != nullptr);
-        dir = t;
-    }
-    ~TempDir() { fs::remove_all(dir); }
-    std::string operator/(const std::string& name) const { return (dir / name).string(); }
-};
+using tg_test::TempDir;
 
 struct Run {
     int code = -1;
@@ -191,6 +184,8 @@ BOOST_AUTO_TEST_CASE(bad_command_lines_exit_with_2_and_a_message) {
         {"--no-such-flag", "--no-such-flag"},
         {"--lr -0.5", "--lr"},
         {"--code 0", "--code"},
+        {"--code 100000", "--code must be at most 65536"},
+        {"--model stacked --layers 64,0", "--layers"},
         {"--model denoising --corruption-amount 1.5", "--corruption-amount"},
         {"--model wavelet", "--model"},
         {"--train-npy " + (tmp / "missing.npy") + " --test-npy " + (tmp / "missing.npy"), "missing.npy"},
@@ -233,6 +228,55 @@ BOOST_AUTO_TEST_CASE(corrupt_data_files_exit_with_3_naming_the_file) {
     const Run ck = run_train("--resume " + (tmp / "ck"), tmp);
     BOOST_TEST(ck.code == 3);
     BOOST_TEST(ck.output.find("checkpoint.json") != std::string::npos, ck.output);
+}
+
+// Checkpoints come from disk and may be damaged or hostile: each of these edits (the fuzzing
+// findings among them, docs/reliability.md) is refused with a message, before the model is
+// built or any file outside the checkpoint is read.
+BOOST_AUTO_TEST_CASE(hostile_checkpoints_are_refused_with_a_message) {
+    TempDir tmp;
+    write_synthetic(tmp);
+    const fs::path good = tmp.dir / "good";
+    BOOST_REQUIRE_EQUAL(run_train("--train-npy " + (tmp / "train.npy") + " --test-npy " + (tmp / "test.npy") +
+                                      " --code 4 --epochs 1 --out " + good.string(),
+                                  tmp)
+                            .code,
+                        0);
+    const nlohmann::json base = read_json(good / "checkpoint.json");
+    tg::io::save_npy<float>(tmp / "outside.npy", tg::make_matrix<float>(64, 4));
+    using nlohmann::json;
+    struct Case {
+        const char* name;
+        std::function<void(json&)> edit;
+        int code;
+        std::string message;
+    };
+    const std::vector<Case> cases{
+        {"version is a string", [](json& j) { j["version"] = "1"; }, 3, "checkpoint version \"1\" is not the supported"},
+        {"format is a number", [](json& j) { j["format"] = 1; }, 3, "not a tapegrad training checkpoint"},
+        {"code is 2.1e301", [](json& j) { j["config"]["code"] = 2.1e301; }, 3, "\"code\" must be an integer"},
+        {"code is -1", [](json& j) { j["config"]["code"] = -1; }, 3, "\"code\" must be an integer"},
+        {"code is 3.0", [](json& j) { j["config"]["code"] = 3.0; }, 3, "\"code\" must be an integer"},
+        {"epochs_done is 1e300", [](json& j) { j["epochs_done"] = 1e300; }, 3, "\"epochs_done\" must be an integer"},
+        {"steps is 1e30", [](json& j) { j["optimizer_state"]["steps"] = 1e30; }, 3, "\"steps\" must be an integer"},
+        {"history epoch is 1e10", [](json& j) { j["history"][0]["epoch"] = 1e10; }, 3, "\"epoch\" must be an integer"},
+        {"seed is -1", [](json& j) { j["config"]["seed"] = "-1"; }, 3, "\"seed\" must be a decimal integer"},
+        {"code is 10^8", [](json& j) { j["config"]["code"] = 100000000; }, 2, "--code must be at most 65536"},
+        {"file escapes with ..", [](json& j) { j["parameters"][0]["file"] = "../outside.npy"; }, 3, "relative names inside"},
+        {"file is absolute", [&](json& j) { j["parameters"][0]["file"] = tmp / "outside.npy"; }, 3, "relative names inside"},
+    };
+    for (const Case& c : cases) {
+        const fs::path dir = tmp.dir / "bad";
+        fs::remove_all(dir);
+        fs::copy(good, dir, fs::copy_options::recursive);
+        json j = base;
+        c.edit(j);
+        std::ofstream(dir / "checkpoint.json") << j.dump(1);
+        const Run r = run_train("--resume " + dir.string() + " --epochs 2", tmp);
+        BOOST_TEST(r.code == c.code, c.name);
+        BOOST_TEST(r.output.find(c.message) != std::string::npos, c.name << " -> " << r.output);
+        BOOST_TEST(r.output.find("resuming") == std::string::npos, c.name);
+    }
 }
 
 BOOST_AUTO_TEST_CASE(divergence_exits_with_4_and_keeps_the_checkpoint) {

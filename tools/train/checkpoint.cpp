@@ -1,11 +1,13 @@
 #include "checkpoint.hpp"
 
 #include "config.hpp"
+#include "json_fields.hpp"
 
 #include <tapegrad/io/atomic_file.hpp>
 #include <tapegrad/io/errors.hpp>
 #include <tapegrad/io/npy.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -33,7 +35,12 @@ void prune(const fs::path& array_dir, const std::set<std::string>& keep) {
 
 template <class T>
 void load_into(const std::string& dir, const std::string& file, tg::Matrix<T>& target, const std::string& what) {
-    const std::string path = (fs::path(dir) / file).string();
+    const fs::path relative(file);
+    const bool escapes = std::any_of(relative.begin(), relative.end(), [](const fs::path& part) { return part == ".."; });
+    if (relative.empty() || relative.has_root_path() || escapes)
+        throw tg::io::FormatError(checkpoint_path(dir) + ": names \"" + file + "\" (" + what +
+                                  "): array files must be relative names inside the checkpoint directory");
+    const std::string path = (fs::path(dir) / relative).string();
     std::error_code ec;
     if (!fs::is_regular_file(path, ec))
         throw tg::io::FormatError(checkpoint_path(dir) + ": names " + file + " (" + what + "), which does not exist");
@@ -58,6 +65,44 @@ std::mt19937_64 rng_from_string(const std::string& text, const std::string& what
     is >> rng;
     if (is.fail()) throw tg::io::FormatError(what + ": not a valid std::mt19937_64 state");
     return rng;
+}
+
+void write_training_state(nlohmann::json& meta, const TrainingState& state) {
+    meta["epochs_done"] = state.epochs_done;
+    meta["step_in_epoch"] = state.step_in_epoch;
+    meta["shuffle_rng"] = rng_to_string(state.shuffle_rng);
+    meta["noise_rng"] = state.noise_rng ? nlohmann::json(rng_to_string(*state.noise_rng)) : nlohmann::json();
+    meta["epoch_loss_sum"] = state.epoch_loss_sum;
+    meta["epoch_loss_count"] = state.epoch_loss_count;
+    meta["epoch_seconds"] = state.epoch_seconds;
+    meta["history"] = state.history;
+}
+
+TrainingState read_training_state(const nlohmann::json& meta, const std::string& where, std::size_t steps_per_epoch,
+                                  bool needs_noise_rng) {
+    TrainingState s;
+    try {
+        s.epochs_done = get_integer<int>(meta, "epochs_done");
+        s.step_in_epoch = get_integer<std::size_t>(meta, "step_in_epoch");
+        s.shuffle_rng = rng_from_string(meta.at("shuffle_rng").get<std::string>(), where + ": shuffle_rng");
+        if (needs_noise_rng) s.noise_rng = rng_from_string(meta.at("noise_rng").get<std::string>(), where + ": noise_rng");
+        s.epoch_loss_sum = meta.at("epoch_loss_sum").get<double>();
+        s.epoch_loss_count = get_integer<std::size_t>(meta, "epoch_loss_count");
+        s.epoch_seconds = meta.at("epoch_seconds").get<double>();
+        const nlohmann::json& history = meta.at("history");
+        if (!history.is_array()) throw tg::io::FormatError("\"history\" must be an array");
+        s.history = history.get<std::vector<EpochRecord>>();
+    } catch (const nlohmann::json::exception& e) {
+        throw tg::io::FormatError(where + ": " + e.what());
+    } catch (const tg::io::FormatError& e) {  // from get_integer and history's from_json: add the file
+        const std::string text = e.what();
+        throw tg::io::FormatError(text.rfind(where, 0) == 0 ? text : where + ": " + text);
+    }
+    if (s.step_in_epoch >= steps_per_epoch || s.epochs_done < 0)
+        throw tg::io::FormatError(where + ": epoch " + std::to_string(s.epochs_done) + ", step " +
+                                  std::to_string(s.step_in_epoch) + " does not fit " + std::to_string(steps_per_epoch) +
+                                  " steps per epoch");
+    return s;
 }
 
 template <class T>
@@ -100,11 +145,12 @@ nlohmann::json read_checkpoint(const std::string& dir) {
     } catch (const nlohmann::json::exception& e) {
         throw tg::io::FormatError(path + ": not valid JSON (" + e.what() + ")");
     }
-    if (!j.is_object() || j.value("format", "") != kCheckpointFormat)
+    // Compared as JSON values: j.value("version", 0) would throw json::type_error for a string.
+    if (!j.is_object() || !j.contains("format") || j["format"] != kCheckpointFormat)
         throw tg::io::FormatError(path + ": not a tapegrad training checkpoint (no \"format\": \"" +
                                   kCheckpointFormat + "\")");
-    if (j.value("version", 0) != kCheckpointVersion)
-        throw tg::io::FormatError(path + ": checkpoint version " + j.value("version", nlohmann::json()).dump() +
+    if (!j.contains("version") || j["version"] != kCheckpointVersion)
+        throw tg::io::FormatError(path + ": checkpoint version " + (j.contains("version") ? j["version"].dump() : "(none)") +
                                   " is not the supported version " + std::to_string(kCheckpointVersion));
     return j;
 }
@@ -133,7 +179,7 @@ void restore_checkpoint(const std::string& dir, const nlohmann::json& meta,
                                       " optimizer buffers but the optimizer has " + std::to_string(buffers.size()));
         for (std::size_t i = 0; i < buffers.size(); ++i)
             load_into(dir, files[i].get<std::string>(), *buffers[i], "optimizer buffer " + std::to_string(i));
-        optimizer.steps = state.at("steps").get<std::int64_t>();
+        optimizer.steps = to_integer<std::int64_t>(state.at("steps"), path + ": \"optimizer_state\".\"steps\"");
     } catch (const nlohmann::json::exception& e) {
         throw tg::io::FormatError(path + ": " + e.what());
     }

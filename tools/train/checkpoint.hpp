@@ -5,10 +5,13 @@
 // new one, complete, never a mixture. Array files carry the checkpoint's tag in their name
 // (checkpoint/e0003-s000000-param-W.npy): a new checkpoint never overwrites a file the
 // current JSON names, and files no JSON names any more are removed after the switch.
+#include "history.hpp"
+
 #include <tapegrad/optim.hpp>
 
 #include <nlohmann/json.hpp>
 
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -30,10 +33,32 @@ void save_checkpoint(const std::string& dir, const std::string& tag, nlohmann::j
 nlohmann::json read_checkpoint(const std::string& dir);
 
 // Loads the arrays `meta` names into the parameters (matched by name) and the optimizer's
-// buffers, and restores its step count. Throws tg::io::FormatError on any mismatch.
+// buffers, and restores its step count. Throws tg::io::FormatError on any mismatch, and for a
+// file name that is absolute or contains "..": arrays are looked up inside `dir` only.
 template <class T>
 void restore_checkpoint(const std::string& dir, const nlohmann::json& meta,
                         const std::vector<tg::Parameter<T>*>& parameters, tg::Optimizer<T>& optimizer);
+
+// Where a run stands, beside its arrays: what a resumed run needs to continue bit for bit.
+struct TrainingState {
+    int epochs_done = 0;
+    std::size_t step_in_epoch = 0;           // steps of epoch epochs_done + 1 already taken
+    std::mt19937_64 shuffle_rng;             // as at the start of that epoch
+    std::optional<std::mt19937_64> noise_rng;  // the denoising model's corruption stream
+    double epoch_loss_sum = 0;               // over the steps already taken
+    std::size_t epoch_loss_count = 0;
+    double epoch_seconds = 0;
+    std::vector<EpochRecord> history;
+};
+
+// Adds the state's fields to a checkpoint's JSON.
+void write_training_state(nlohmann::json& meta, const TrainingState& state);
+
+// Reads them back and checks them against the run: the step must fall inside an epoch of
+// `steps_per_epoch` steps, and the noise RNG must be there exactly when the model needs one.
+// Throws tg::io::FormatError naming `where` (the checkpoint file).
+TrainingState read_training_state(const nlohmann::json& meta, const std::string& where, std::size_t steps_per_epoch,
+                                  bool needs_noise_rng);
 
 // std::mt19937_64's full state as text (its operator<< format, fixed by the standard).
 std::string rng_to_string(const std::mt19937_64& rng);

@@ -1,13 +1,26 @@
 #include "config.hpp"
 
+#include "json_fields.hpp"
+
 #include <tapegrad/ops/activations.hpp>
 
 #include <algorithm>
+#include <charconv>
 #include <initializer_list>
 
 namespace train {
 
 namespace {
+// The whole text must be a decimal number in [0, 2^64): std::stoull would accept "-1" (as
+// 2^64 - 1) and "12abc".
+std::uint64_t parse_seed(const std::string& text) {
+    std::uint64_t v = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (text.empty() || ec != std::errc{} || end != text.data() + text.size())
+        throw tg::io::FormatError("\"seed\" must be a decimal integer in [0, 2^64), not \"" + text + "\"");
+    return v;
+}
+
 bool one_of(const std::string& v, std::initializer_list<const char*> allowed) {
     return std::any_of(allowed.begin(), allowed.end(), [&](const char* a) { return v == a; });
 }
@@ -57,9 +70,12 @@ void from_json(const nlohmann::json& j, TrainConfig& c) {
     j.at("encoder").get_to(c.encoder);
     j.at("decoder").get_to(c.decoder);
     j.at("loss").get_to(c.loss);
-    j.at("code").get_to(c.code);
+    c.code = get_integer<std::size_t>(j, "code");
     j.at("tied").get_to(c.tied);
-    j.at("layers").get_to(c.layers);
+    const nlohmann::json& layers = j.at("layers");
+    if (!layers.is_array()) throw tg::io::FormatError("\"layers\" must be an array, not " + layers.dump());
+    c.layers.clear();
+    for (const nlohmann::json& size : layers) c.layers.push_back(to_integer<std::size_t>(size, "an entry of \"layers\""));
     j.at("weight_decay").get_to(c.weight_decay);
     j.at("sparsity").get_to(c.sparsity);
     j.at("sparsity_weight").get_to(c.sparsity_weight);
@@ -77,15 +93,15 @@ void from_json(const nlohmann::json& j, TrainConfig& c) {
     j.at("rmsprop_rho").get_to(c.rmsprop_rho);
     j.at("clip_grad_norm").get_to(c.clip_grad_norm);
     j.at("lr_schedule").get_to(c.lr_schedule);
-    j.at("epochs").get_to(c.epochs);
-    j.at("batch").get_to(c.batch);
-    c.seed = std::stoull(j.at("seed").get<std::string>());
+    c.epochs = get_integer<int>(j, "epochs");
+    c.batch = get_integer<std::size_t>(j, "batch");
+    c.seed = parse_seed(j.at("seed").get<std::string>());
     j.at("dtype").get_to(c.dtype);
     j.at("data_dir").get_to(c.data_dir);
     j.at("train_npy").get_to(c.train_npy);
     j.at("test_npy").get_to(c.test_npy);
-    j.at("limit").get_to(c.limit);
-    j.at("test_limit").get_to(c.test_limit);
+    c.limit = get_integer<std::size_t>(j, "limit");
+    c.test_limit = get_integer<std::size_t>(j, "test_limit");
 }
 
 double default_learning_rate(const std::string& optimizer) {
@@ -113,6 +129,7 @@ std::string validate(const TrainConfig& c) {
     if (c.loss == "bce" && c.decoder != "sigmoid")
         return "--loss bce needs --decoder sigmoid (cross-entropy compares probabilities)";
     if (c.code == 0) return "--code must be at least 1";
+    if (c.code > kMaxLayerSize) return "--code must be at most " + std::to_string(kMaxLayerSize);
     if (c.weight_decay < 0) return "--weight-decay must not be negative";
     if (!one_of(c.sparsity, {"l1", "kl"})) return "--sparsity must be l1 or kl, not '" + c.sparsity + "'";
     if (c.sparsity_weight < 0) return "--sparsity-weight must not be negative";
@@ -131,6 +148,9 @@ std::string validate(const TrainConfig& c) {
         if (c.layers.empty()) return "--layers needs at least one size";
         if (std::find(c.layers.begin(), c.layers.end(), std::size_t{0}) != c.layers.end())
             return "--layers: every size must be at least 1";
+        if (c.layers.size() > kMaxLayers) return "--layers: at most " + std::to_string(kMaxLayers) + " layers";
+        if (*std::max_element(c.layers.begin(), c.layers.end()) > kMaxLayerSize)
+            return "--layers: every size must be at most " + std::to_string(kMaxLayerSize);
         if (c.loss != "mse") return "the stacked model supports --loss mse only";
         if (c.weight_decay != 0) return "the stacked model does not support --weight-decay";
     }

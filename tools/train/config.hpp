@@ -64,6 +64,13 @@ struct TrainConfig {
     std::size_t test_limit = 0;         // first N test rows only (0: all)
 };
 
+// Bounds on the model's size, checked by validate() before anything is allocated: a checkpoint
+// may come from anywhere, and "code": 100000000 would otherwise allocate gigabytes before a
+// single array is compared with the configuration. 65,536 hidden units of 784 inputs are 200 MB
+// of float32 weights, well past what this tool is for.
+inline constexpr std::size_t kMaxLayerSize = 65536;
+inline constexpr std::size_t kMaxLayers = 64;
+
 // Not part of the run's identity: may differ between a run and its resumption.
 struct RunOptions {
     std::string out = "out/train";
@@ -78,7 +85,8 @@ struct RunOptions {
 };
 
 void to_json(nlohmann::json& j, const TrainConfig& c);
-// Throws nlohmann::json::exception on a missing key or wrong type.
+// Throws nlohmann::json::exception on a missing key or wrong type, tg::io::FormatError on an
+// integer that does not fit its field or a malformed seed.
 void from_json(const nlohmann::json& j, TrainConfig& c);
 
 // Fills in defaults that depend on other settings (learning rate, stacked layers).
@@ -89,6 +97,9 @@ std::string validate(const TrainConfig& c);
 
 // The default learning rate of an optimizer (Adam/RMSProp 1e-3, plain SGD 0.1, momentum 0.01).
 double default_learning_rate(const std::string& optimizer);
+
+// Optimisation steps in an epoch of `rows` rows (the last batch may be short).
+inline std::size_t steps_per_epoch(std::size_t rows, std::size_t batch) { return rows / batch + (rows % batch != 0); }
 
 // The noise RNG's seed for the denoising model, derived from the run's seed.
 std::uint64_t noise_seed(std::uint64_t seed);

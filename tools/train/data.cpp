@@ -63,6 +63,7 @@ Data load_data(const TrainConfig& c) {
                              " has " + std::to_string(d.test.shape()[1]) + "; they must match");
         if (d.train.shape()[0] == 0 || d.test.shape()[0] == 0)
             throw UsageError("the training and test files must hold at least one row each");
+        if (d.train.shape()[1] == 0) throw UsageError("the training and test rows must have at least one column");
         // Square rows are drawn as images; anything else trains fine but gets no pictures.
         const auto side = static_cast<std::size_t>(std::lround(std::sqrt(double(d.train.shape()[1]))));
         if (side * side == d.train.shape()[1]) d.image_rows = d.image_cols = side;

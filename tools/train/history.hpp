@@ -1,5 +1,7 @@
 #pragma once
 // One line of the loss history (kept in checkpoints, drawn as the loss curve).
+#include "json_fields.hpp"
+
 #include <nlohmann/json.hpp>
 
 namespace train {
@@ -19,7 +21,7 @@ inline void to_json(nlohmann::json& j, const EpochRecord& r) {
 }
 
 inline void from_json(const nlohmann::json& j, EpochRecord& r) {
-    j.at("epoch").get_to(r.epoch);
+    r.epoch = get_integer<int>(j, "epoch");
     j.at("train_loss").get_to(r.train_loss);
     j.at("train_mse").get_to(r.train_mse);
     j.at("test_mse").get_to(r.test_mse);

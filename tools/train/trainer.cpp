@@ -60,24 +60,17 @@ public:
 
     void restore(const nlohmann::json& meta) {
         const std::string where = (std::filesystem::path(run_.resume) / kCheckpointFile).string();
-        try {
-            restore_checkpoint<T>(run_.resume, meta, parameters_, *optimizer_);
-            epochs_done_ = meta.at("epochs_done").get<int>();
-            resume_step_ = meta.at("step_in_epoch").get<std::size_t>();
-            shuffle_rng_ = rng_from_string(meta.at("shuffle_rng").get<std::string>(), where + ": shuffle_rng");
-            if (std::mt19937_64* noise = noise_rng(*model_))
-                *noise = rng_from_string(meta.at("noise_rng").get<std::string>(), where + ": noise_rng");
-            partial_loss_sum_ = meta.at("epoch_loss_sum").get<double>();
-            partial_loss_count_ = meta.at("epoch_loss_count").get<std::size_t>();
-            partial_seconds_ = meta.at("epoch_seconds").get<double>();
-            history_ = meta.at("history").get<std::vector<EpochRecord>>();
-        } catch (const nlohmann::json::exception& e) {
-            throw tg::io::FormatError(where + ": " + e.what());
-        }
-        if (resume_step_ >= steps_per_epoch() || epochs_done_ < 0)
-            throw tg::io::FormatError(where + ": epoch " + std::to_string(epochs_done_) + ", step " +
-                                      std::to_string(resume_step_) + " does not fit " +
-                                      std::to_string(steps_per_epoch()) + " steps per epoch");
+        restore_checkpoint<T>(run_.resume, meta, parameters_, *optimizer_);
+        std::mt19937_64* noise = noise_rng(*model_);
+        TrainingState s = read_training_state(meta, where, steps_per_epoch(), noise != nullptr);
+        if (noise) *noise = *s.noise_rng;
+        epochs_done_ = s.epochs_done;
+        resume_step_ = s.step_in_epoch;
+        shuffle_rng_ = s.shuffle_rng;
+        partial_loss_sum_ = s.epoch_loss_sum;
+        partial_loss_count_ = s.epoch_loss_count;
+        partial_seconds_ = s.epoch_seconds;
+        history_ = std::move(s.history);
         last_checkpoint_ = fmt::format("{} (epoch {}, step {})", run_.resume, epochs_done_, resume_step_);
     }
 
@@ -94,7 +87,7 @@ public:
     }
 
 private:
-    std::size_t steps_per_epoch() const { return (train_.shape()[0] + config_.batch - 1) / config_.batch; }
+    std::size_t steps_per_epoch() const { return train::steps_per_epoch(train_.shape()[0], config_.batch); }
 
     void describe() {
         std::size_t count = 0;
@@ -227,15 +220,9 @@ private:
         meta["config"] = config_;
         meta["model"] = model_->describe();
         meta["command_line"] = run_.command_line;
-        meta["epochs_done"] = epochs_done;
-        meta["step_in_epoch"] = step;
-        meta["shuffle_rng"] = rng_to_string(shuffle);
-        std::mt19937_64* noise = noise_rng(*model_);
-        meta["noise_rng"] = noise ? nlohmann::json(rng_to_string(*noise)) : nlohmann::json();
-        meta["epoch_loss_sum"] = loss_sum;
-        meta["epoch_loss_count"] = loss_count;
-        meta["epoch_seconds"] = seconds;
-        meta["history"] = history_;
+        TrainingState state{epochs_done, step, shuffle, std::nullopt, loss_sum, loss_count, seconds, history_};
+        if (const std::mt19937_64* noise = noise_rng(*model_)) state.noise_rng = *noise;
+        write_training_state(meta, state);
         save_checkpoint<T>(run_.out, fmt::format("e{:04}-s{:06}", epochs_done, step), std::move(meta), parameters_,
                            *optimizer_);
         last_checkpoint_ = fmt::format("{} (epoch {}, step {})", run_.out, epochs_done, step);

@@ -59,7 +59,14 @@ public:
                 if (code == Z_ERRNO) throw IoError(path_ + ": read failed: " + std::strerror(errno));
                 fail(offset_ + done, std::string("corrupt gzip stream: ") + msg);
             }
-            if (got == 0) break;
+            if (got == 0) {
+                // A gzip stream that ends early (no CRC32/ISIZE trailer, cut inside a block)
+                // still yields its data; zlib reports it only here, as Z_BUF_ERROR.
+                int code = Z_OK;
+                const char* msg = gzerror(file_, &code);
+                if (code != Z_OK) fail(offset_ + done, std::string("corrupt gzip stream: ") + msg);
+                break;
+            }
             done += static_cast<std::size_t>(got);
         }
         offset_ += done;

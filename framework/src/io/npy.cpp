@@ -260,6 +260,13 @@ Matrix<T> load_npy(const std::string& path) {
     }
     const std::uint64_t rows = h.shape.size() == 2 ? h.shape[0] : 1;
     const std::uint64_t cols = h.shape.back();
+    // numpy's dimensions are npy_intp (signed 64-bit): a larger one is not a numpy file, and a
+    // zero in the other dimension would otherwise let it through the byte-count checks below.
+    for (const std::uint64_t dim : h.shape) {
+        if (dim > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+            fail_at(path, hdr_start, "shape " + shape_str(h.shape) + ": dimension " + std::to_string(dim) +
+                                         " exceeds 2^63 - 1, numpy's limit");
+    }
     const std::uint64_t max = std::numeric_limits<std::uint64_t>::max();
     if ((cols != 0 && rows > max / cols) || rows * cols > (max - h.data_offset) / sizeof(T)) {
         fail_at(path, hdr_start, "shape " + shape_str(h.shape) + " overflows: its byte count does not fit in 64 bits");
