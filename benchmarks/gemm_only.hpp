@@ -1,7 +1,9 @@
 #pragma once
 // The BLAS ceiling of a step: only the matrix products a tied or untied step performs
 // (forward Z = X W^T and R = H W; backward dH = dR W^T, dW = H^T dR, dW += dZ^T X), on
-// buffers of the right shapes with no elementwise work at all.
+// buffers of the right shapes with no elementwise work at all. Only tied vs untied matters:
+// every other variant (sparse, denoising, contractive) adds elementwise work and no product,
+// so they share the tied step's five GEMMs as their floor.
 #include "benchmarks/workload.hpp"
 
 #include <tapegrad/blas.hpp>
