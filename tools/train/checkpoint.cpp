@@ -23,14 +23,19 @@ constexpr const char* kArrayDir = "checkpoint";
 std::string checkpoint_path(const std::string& dir) { return (fs::path(dir) / kCheckpointFile).string(); }
 
 // Removes array files of earlier checkpoints: only names this tool writes (e*.npy) in its own
-// subdirectory, and only after the new JSON (which does not name them) is in place.
-void prune(const fs::path& array_dir, const std::set<std::string>& keep) {
+// subdirectory, and only after the new JSON (which does not name them) is in place. Also the
+// temporary files a killed save left behind (e*.npy.tmp.*, checkpoint.json.tmp.*).
+void prune(const fs::path& dir, const fs::path& array_dir, const std::set<std::string>& keep) {
     std::error_code ec;
     for (const auto& entry : fs::directory_iterator(array_dir, ec)) {
         const std::string name = entry.path().filename().string();
-        if (name.size() > 5 && name[0] == 'e' && entry.path().extension() == ".npy" && !keep.count(name))
+        const bool ours = name.size() > 5 && name[0] == 'e';
+        if (ours && ((entry.path().extension() == ".npy" && !keep.count(name)) || name.find(".npy.tmp.") != std::string::npos))
             fs::remove(entry.path(), ec);
     }
+    const std::string stale_json = std::string(kCheckpointFile) + ".tmp.";
+    for (const auto& entry : fs::directory_iterator(dir, ec))
+        if (entry.path().filename().string().rfind(stale_json, 0) == 0) fs::remove(entry.path(), ec);
 }
 
 template <class T>
@@ -129,7 +134,7 @@ void save_checkpoint(const std::string& dir, const std::string& tag, nlohmann::j
     meta["optimizer_state"] = {{"steps", optimizer.steps}, {"buffers", std::move(state)}};
     const std::string text = meta.dump(2) + "\n";
     tg::io::write_file_atomically(checkpoint_path(dir), [&](std::ostream& os) { os << text; });
-    prune(array_dir, written);
+    prune(dir, array_dir, written);
 }
 
 nlohmann::json read_checkpoint(const std::string& dir) {
