@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <cstring>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
@@ -19,6 +20,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <sys/wait.h>
@@ -224,13 +226,37 @@ BOOST_AUTO_TEST_CASE(bad_command_lines_exit_with_2_and_a_message) {
 BOOST_AUTO_TEST_CASE(corrupt_data_files_exit_with_3_naming_the_file) {
     TempDir tmp;
     write_synthetic(tmp);
-    {  // a truncated .npy
-        const std::string good = read_bytes(tmp.dir / "train.npy");
-        std::ofstream(tmp / "cut.npy", std::ios::binary) << good.substr(0, good.size() / 2);
+    // Damaged copies of a good training file: each must stop the tool with exit code 3 and a
+    // message naming the file and the problem.
+    const std::string good = read_bytes(tmp.dir / "train.npy");
+    const std::size_t data_start = good.find('\n') + 1;
+    auto with_float_at = [&](std::size_t element, std::uint32_t bits) {
+        std::string b = good;
+        std::memcpy(b.data() + data_start + 4 * element, &bits, 4);
+        return b;
+    };
+    auto replaced = [&](const std::string& from, const std::string& to) {
+        std::string b = good;
+        b.replace(b.find(from), from.size(), to);
+        return b;
+    };
+    const std::vector<std::tuple<std::string, std::string, std::vector<std::string>>> npy_cases{
+        {"truncated", good.substr(0, good.size() / 2), {"truncated", "needs 76800 bytes"}},
+        {"wrong magic", "\x93NUMPX" + good.substr(6), {"byte 0", "not an npy file"}},
+        {"float64", replaced("'<f4'", "'<f8'"), {"dtype '<f8' does not match the requested float32"}},
+        {"big-endian", replaced("'<f4'", "'>f4'"), {"'>f4' is big-endian"}},
+        {"NaN", with_float_at(100, 0x7fc00000u), {"element 100 is nan", "must be finite"}},
+        {"Inf", with_float_at(7, 0xff800000u), {"element 7 is -inf", "must be finite"}},
+    };
+    for (const auto& [what, bytes, parts] : npy_cases) {
+        const std::string bad = tmp / "bad.npy";
+        std::ofstream(bad, std::ios::binary | std::ios::trunc) << bytes;
+        const Run r = run_train("--train-npy " + bad + " --test-npy " + (tmp / "test.npy") + " --out " + (tmp / "o"), tmp);
+        BOOST_TEST(r.code == 3, what);
+        BOOST_TEST(r.output.find(bad) != std::string::npos, what << " -> " << r.output);
+        for (const std::string& part : parts) BOOST_TEST(r.output.find(part) != std::string::npos, what << ": " << part << " -> " << r.output);
+        BOOST_TEST(r.output.find("terminate") == std::string::npos, what);
     }
-    const Run npy = run_train("--train-npy " + (tmp / "cut.npy") + " --test-npy " + (tmp / "test.npy") + " --out " + (tmp / "o"), tmp);
-    BOOST_TEST(npy.code == 3);
-    BOOST_TEST(npy.output.find(tmp / "cut.npy") != std::string::npos, npy.output);
 
     // An IDX image file whose header promises more pixels than it holds.
     fs::create_directories(tmp.dir / "idx");
