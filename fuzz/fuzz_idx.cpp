@@ -25,7 +25,6 @@
 
 #include <sys/stat.h>
 
-#include <optional>
 
 namespace {
 
@@ -126,60 +125,51 @@ void check_failure_kind(Outcome o, const std::string& msg, const char* what, con
     }
 }
 
-// Returns the loaded matrix when the loader succeeded.
-std::optional<tg::Matrix<float>> check_images(const std::string& path, const Bytes& file, const char* what) {
-    const Decoded dec = gz_decode(path);
-    const RefImages ref = dec.corrupt ? RefImages{} : ref_images(dec.content);
-    std::optional<tg::Matrix<float>> m;
-    std::size_t rows = 0, cols = 0;
+// Runs `load` on a file and checks the outcome against the reference model's verdict: a valid
+// file must load, an invalid one must be refused with a FormatError, and the loader's largest
+// allocation must stay within what the file holds. Returns true when it loaded.
+template <class Load>
+bool matches_reference(const Decoded& dec, bool ref_ok, const Load& load, const char* kind, const Bytes& file, const char* what) {
     std::string msg;
     Outcome o;
     {
         fuzz::AllocScope scope;
-        o = fuzz::expect([&] { m = tg::io::load_idx_images(path, &rows, &cols); }, &msg);
+        o = fuzz::expect(load, &msg);
         fuzz::check_alloc(scope, dec.content.size(), what);
     }
     if (o != Outcome::ok) {
-        if (ref.ok) fuzz::finding(describe(what, file) + ": valid images file rejected: " + msg);
+        if (ref_ok) fuzz::finding(describe(what, file) + ": valid " + kind + " file rejected: " + msg);
         check_failure_kind(o, msg, what, file);
-        return std::nullopt;
+        return false;
     }
-    if (!ref.ok) {
-        fuzz::finding(describe(what, file) + (dec.truncated_gzip ? ": truncated gzip stream (no complete trailer) accepted as images"
-                                                                 : ": invalid images file accepted"));
+    if (!ref_ok) {
+        fuzz::finding(describe(what, file) + (dec.truncated_gzip ? std::string(": truncated gzip stream (no complete trailer) accepted as ") + kind
+                                                                 : std::string(": invalid ") + kind + " file accepted"));
     }
-    if (m->shape()[0] != ref.n || m->shape()[1] != ref.rows * ref.cols || rows != ref.rows || cols != ref.cols) {
-        fuzz::finding(describe(what, file) + ": wrong shape");
-    }
-    const float* p = m->data();
-    for (std::size_t i = 0; i < m->size(); ++i) {
-        if (p[i] != static_cast<float>(dec.content[16 + i]) / 255.0f) fuzz::finding(describe(what, file) + ": wrong pixel value");
-    }
-    return m;
+    return true;
 }
 
-std::optional<std::vector<std::uint8_t>> check_labels(const std::string& path, const Bytes& file, const char* what) {
+void check_images(const std::string& path, const Bytes& file, const char* what) {
+    const Decoded dec = gz_decode(path);
+    const RefImages ref = dec.corrupt ? RefImages{} : ref_images(dec.content);
+    tg::Matrix<float> m;
+    std::size_t rows = 0, cols = 0;
+    if (!matches_reference(dec, ref.ok, [&] { m = tg::io::load_idx_images(path, &rows, &cols); }, "images", file, what)) return;
+    if (m.shape()[0] != ref.n || m.shape()[1] != ref.rows * ref.cols || rows != ref.rows || cols != ref.cols) {
+        fuzz::finding(describe(what, file) + ": wrong shape");
+    }
+    const float* p = m.data();
+    for (std::size_t i = 0; i < m.size(); ++i) {
+        if (p[i] != static_cast<float>(dec.content[16 + i]) / 255.0f) fuzz::finding(describe(what, file) + ": wrong pixel value");
+    }
+}
+
+void check_labels(const std::string& path, const Bytes& file, const char* what) {
     const Decoded dec = gz_decode(path);
     const RefLabels ref = dec.corrupt ? RefLabels{} : ref_labels(dec.content);
-    std::optional<std::vector<std::uint8_t>> l;
-    std::string msg;
-    Outcome o;
-    {
-        fuzz::AllocScope scope;
-        o = fuzz::expect([&] { l = tg::io::load_idx_labels(path); }, &msg);
-        fuzz::check_alloc(scope, dec.content.size(), what);
-    }
-    if (o != Outcome::ok) {
-        if (ref.ok) fuzz::finding(describe(what, file) + ": valid labels file rejected: " + msg);
-        check_failure_kind(o, msg, what, file);
-        return std::nullopt;
-    }
-    if (!ref.ok) {
-        fuzz::finding(describe(what, file) + (dec.truncated_gzip ? ": truncated gzip stream (no complete trailer) accepted as labels"
-                                                                 : ": invalid labels file accepted"));
-    }
-    if (*l != Bytes(dec.content.begin() + 8, dec.content.end())) fuzz::finding(describe(what, file) + ": wrong labels");
-    return l;
+    std::vector<std::uint8_t> l;
+    if (!matches_reference(dec, ref.ok, [&] { l = tg::io::load_idx_labels(path); }, "labels", file, what)) return;
+    if (l != Bytes(dec.content.begin() + 8, dec.content.end())) fuzz::finding(describe(what, file) + ": wrong labels");
 }
 
 void check_file(const std::string& path, const Bytes& file, const char* what) {

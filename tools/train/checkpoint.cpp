@@ -89,8 +89,8 @@ TrainingState read_training_state(const nlohmann::json& meta, const std::string&
     try {
         s.epochs_done = get_integer<int>(meta, "epochs_done");
         s.step_in_epoch = get_integer<std::size_t>(meta, "step_in_epoch");
-        s.shuffle_rng = rng_from_string(meta.at("shuffle_rng").get<std::string>(), where + ": shuffle_rng");
-        if (needs_noise_rng) s.noise_rng = rng_from_string(meta.at("noise_rng").get<std::string>(), where + ": noise_rng");
+        s.shuffle_rng = rng_from_string(meta.at("shuffle_rng").get<std::string>(), "shuffle_rng");
+        if (needs_noise_rng) s.noise_rng = rng_from_string(meta.at("noise_rng").get<std::string>(), "noise_rng");
         s.epoch_loss_sum = meta.at("epoch_loss_sum").get<double>();
         s.epoch_loss_count = get_integer<std::size_t>(meta, "epoch_loss_count");
         s.epoch_seconds = meta.at("epoch_seconds").get<double>();
@@ -99,9 +99,8 @@ TrainingState read_training_state(const nlohmann::json& meta, const std::string&
         s.history = history.get<std::vector<EpochRecord>>();
     } catch (const nlohmann::json::exception& e) {
         throw tg::io::FormatError(where + ": " + e.what());
-    } catch (const tg::io::FormatError& e) {  // from get_integer and history's from_json: add the file
-        const std::string text = e.what();
-        throw tg::io::FormatError(text.rfind(where, 0) == 0 ? text : where + ": " + text);
+    } catch (const tg::io::FormatError& e) {  // the field readers name the field; add the file
+        throw tg::io::FormatError(where + ": " + e.what());
     }
     if (s.step_in_epoch >= steps_per_epoch || s.epochs_done < 0)
         throw tg::io::FormatError(where + ": epoch " + std::to_string(s.epochs_done) + ", step " +
