@@ -2,7 +2,7 @@
 // unit, a 128 x 128 decoder): (a) the framework's full training step (tape, ops, RMSProp) and
 // (b) only the GEMMs of that step, through tg::blas::gemm on buffers of the same shapes. The
 // ratio a / b is the framework's overhead over the BLAS floor; the study's budget is 1.3.
-#include "tools/studies/step_common.hpp"
+#include <tapegrad/studies/step.hpp>
 
 #include <benchmark/benchmark.h>
 #include <fmt/core.h>

@@ -3,7 +3,7 @@
 // framework / hand-coded and GEMMs-only / hand-coded time ratios, all measured in this run.
 #include "benchmarks/framework_impl.hpp"
 #include "benchmarks/gemm_only.hpp"
-#include "benchmarks/handcoded.hpp"
+#include <tapegrad/baseline/handcoded.hpp>
 
 #include <benchmark/benchmark.h>
 #include <fmt/core.h>

@@ -1,8 +1,8 @@
 #pragma once
 // The workload's five variants as the framework runs them: the model definitions from
 // models/, the generic tape, the library's SGD. No gradient here is written by hand.
-#include "benchmarks/workload.hpp"
-#include "models/all.hpp"
+#include <tapegrad/baseline/workload.hpp>
+#include <tapegrad/models/all.hpp>
 
 #include <memory>
 

@@ -4,7 +4,7 @@
 // buffers of the right shapes with no elementwise work at all. Only tied vs untied matters:
 // every other variant (sparse, denoising, contractive) adds elementwise work and no product,
 // so they share the tied step's five GEMMs as their floor.
-#include "benchmarks/workload.hpp"
+#include <tapegrad/baseline/workload.hpp>
 
 #include <tapegrad/blas.hpp>
 

@@ -1,9 +1,9 @@
-// Runs the standard workload (shared/workload.md) by its protocol: fresh initial values,
+// Runs the standard workload (benchmarks/WORKLOAD.md) by its protocol: fresh initial values,
 // 20 warm-up steps (the first step's loss is loss_first), 200 timed steps; prints one CSV row
 // per configuration: impl,threads,dtype,variant,D,K,B,us_per_step,loss_first,loss_last.
 #include "benchmarks/framework_impl.hpp"
 #include "benchmarks/gemm_only.hpp"
-#include "benchmarks/handcoded.hpp"
+#include <tapegrad/baseline/handcoded.hpp>
 
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>

@@ -1,7 +1,7 @@
 // The framework and the hand-coded backprop compute the same losses and gradients on the
 // standard workload: every variant, every size, float64 to 1e-12 and float32 to 1e-4 relative.
 #include "benchmarks/framework_impl.hpp"
-#include "benchmarks/handcoded.hpp"
+#include <tapegrad/baseline/handcoded.hpp>
 
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>

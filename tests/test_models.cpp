@@ -3,7 +3,7 @@
 // configuration and bookkeeping promises hold (tying, freezing, corruption, bad configs).
 #include <boost/test/unit_test.hpp>
 
-#include "models/all.hpp"
+#include <tapegrad/models/all.hpp>
 #include "tapegrad/io/idx.hpp"
 
 #include <algorithm>

@@ -3,8 +3,8 @@
 // subspace only. The step-function data, model and measurements behave as the study needs.
 #include <boost/test/unit_test.hpp>
 
-#include "tools/studies/lae_common.hpp"
-#include "tools/studies/step_common.hpp"
+#include <tapegrad/studies/lae.hpp>
+#include <tapegrad/studies/step.hpp>
 
 using namespace tg;
 namespace ts = tg::studies;  // the suite below is also called "studies"

@@ -1,7 +1,7 @@
 // The tape's contract: tied weights get the sum of both contributions, nothing is allocated
 // after warm-up, misuse and bad shapes are named clearly, anomalies are located.
 #include "alloc_counter.hpp"
-#include "models/all.hpp"
+#include <tapegrad/models/all.hpp>
 
 #include <tapegrad/gradcheck.hpp>
 #include <tapegrad/tapegrad.hpp>

@@ -3,7 +3,7 @@
 // compares with PCA from LAPACK on the full data (principal angles, |cosine| per direction,
 // decoder singular values against the closed form), the same without the penalty, and the
 // time of each route. Data: a synthetic set with a chosen spectrum, and Fashion-MNIST.
-#include "tools/studies/lae_common.hpp"
+#include <tapegrad/studies/lae.hpp>
 
 #include <tapegrad/io/idx.hpp>
 #include <tapegrad/io/png.hpp>

@@ -3,7 +3,7 @@
 // position, the reconstruction error per position and the wall time, and draws the study's
 // figure (w1, code vs position, all reconstructions). `--config all` runs the study's setting
 // and the variants that test its hypothesis (frozen linear encoder, centred inputs, Adam).
-#include "tools/studies/step_common.hpp"
+#include <tapegrad/studies/step.hpp>
 
 #include <tapegrad/io/plot.hpp>
 

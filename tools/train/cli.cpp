@@ -2,12 +2,17 @@
 
 #include <CLI/CLI.hpp>
 
-namespace train {
+#include <charconv>
+#include <deque>
+
+namespace train_tool {
 namespace {
 
-const char* const kFooter = R"(
-Model kinds: autoencoder (one hidden layer), sparse (--sparsity l1|kl), denoising (--corruption),
-contractive (--contractive-lambda), stacked (--layers), pca (the linear baseline, same --code).
+using tg::train::OptionSpec;
+using tg::train::OptionType;
+using tg::train::UsageError;
+
+const char* const kExitCodes = R"(
 Every run reports the same measure for comparison: the per-pixel MSE of the clean
 reconstruction on the training and the test set.
 
@@ -22,145 +27,215 @@ Exit codes:
   4    the loss became NaN/Inf; the last good checkpoint is kept
   130  interrupted by SIGINT after saving a checkpoint (143 for SIGTERM))";
 
-// CLI11's stock range validators print their bounds as 300-digit numbers; these say it plainly.
-CLI::Validator number_check(const char* name, bool (*ok)(double), const std::string& requirement) {
-    return CLI::Validator(
-        [ok, requirement](std::string& text) -> std::string {
-            double v = 0;
-            if (!CLI::detail::lexical_cast(text, v)) return "'" + text + "' is not a number";
-            return ok(v) ? std::string() : "must be " + requirement + ", got " + text;
-        },
-        name);
-}
-const CLI::Validator kPositive = number_check("POSITIVE", [](double v) { return v > 0; }, "positive");
-const CLI::Validator kNonNegative = number_check("NONNEGATIVE", [](double v) { return v >= 0; }, "zero or more");
-const CLI::Validator kUnit = number_check("IN [0,1]", [](double v) { return v >= 0 && v <= 1; }, "in [0, 1]");
-const CLI::Validator kBelowOne = number_check("IN [0,1)", [](double v) { return v >= 0 && v < 1; }, "in [0, 1)");
+enum class Section { model, optimizer, training };
 
-// Options a resumed run may set without contradicting its checkpoint.
-bool changeable_on_resume(const std::string& key) {
-    return key == "epochs" || key == "data_dir" || key == "train_npy" || key == "test_npy";
+// One declared option on the command line: the first declaration of its key, the kinds that
+// declare it, and where CLI11 writes what was typed.
+struct Binding {
+    OptionSpec spec;
+    Section section;
+    std::vector<std::string> owners;  // the kinds declaring it (empty for training options)
+    std::string text;
+    std::vector<std::string> items;
+    bool on = false;
+    CLI::Option* option = nullptr;
+};
+
+std::string join(const std::vector<std::string>& v, const char* sep) {
+    std::string s;
+    for (const std::string& x : v) s += (s.empty() ? "" : sep) + x;
+    return s;
+}
+
+std::size_t parse_count(const std::string& flag, const std::string& text) {
+    std::size_t v = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (text.empty() || ec != std::errc{} || end != text.data() + text.size())
+        throw UsageError(flag + ": '" + text + "' is not a non-negative integer");
+    return v;
+}
+
+// What was typed, as the JSON value of the option's declared type.
+nlohmann::json typed_value(const Binding& b) {
+    const std::string flag = b.spec.flag();
+    switch (b.spec.type) {
+        case OptionType::integer: return parse_count(flag, b.text);
+        case OptionType::real: {
+            double v = 0;
+            if (!CLI::detail::lexical_cast(b.text, v)) throw UsageError(flag + ": '" + b.text + "' is not a number");
+            return v;
+        }
+        case OptionType::flag: return b.on;
+        case OptionType::integer_list: {
+            nlohmann::json list = nlohmann::json::array();
+            for (const std::string& item : b.items) list.push_back(parse_count(flag, item));
+            return list;
+        }
+        case OptionType::seed: return std::to_string(parse_count(flag, b.text));
+        case OptionType::text: return b.text;
+    }
+    return nullptr;
+}
+
+// The help line: the option's text, its constraint, and who declares it with which default.
+std::string help_of(const Binding& b, const std::vector<std::pair<std::string, nlohmann::json>>& defaults) {
+    std::string h = b.spec.help;
+    if (const std::string r = b.spec.requirement(); !r.empty() && b.spec.type != OptionType::text) h += "; " + r;
+    std::string shown;
+    bool same = true;
+    for (const auto& d : defaults) same &= d.second == defaults.front().second;
+    auto value = [](const nlohmann::json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); };
+    if (same && !defaults.empty())
+        shown = "default " + value(defaults.front().second);
+    else
+        for (const auto& [kind, v] : defaults) shown += (shown.empty() ? "default " : ", ") + kind + " " + value(v);
+    if (!b.owners.empty()) h += " [" + join(b.owners, ", ") + "]";
+    return shown.empty() ? h : h + " (" + shown + ")";
 }
 
 }  // namespace
 
 int parse_command_line(int argc, char** argv, CommandLine& cl) {
-    TrainConfig& c = cl.config;
     RunOptions& r = cl.run;
     CLI::App app{"Train an autoencoder (or fit the PCA baseline) on Fashion-MNIST or .npy data, with "
                  "checkpoints, exact resume and pictures."};
-    app.footer(kFooter);
-    app.option_defaults()->always_capture_default();
-    std::vector<std::pair<CLI::Option*, std::string>> keyed;
-    std::string group;
-    auto opt = [&](const std::string& flag, auto& target, const std::string& help, const std::string& key) {
-        CLI::Option* o = app.add_option(flag, target, help)->group(group);
-        keyed.emplace_back(o, key);
-        return o;
+    std::string kinds_help = "\nModel kinds:\n";
+    for (const auto& k : tg::train::model_kinds()) kinds_help += "  " + k.name + std::string(14 - k.name.size(), ' ') + k.summary + "\n";
+    kinds_help += "Optimizers:\n";
+    for (const auto& k : tg::train::optimizer_kinds()) kinds_help += "  " + k.name + std::string(14 - k.name.size(), ' ') + k.summary + "\n";
+    app.footer(kinds_help + kExitCodes);
+
+    std::string model_name = "autoencoder", optimizer_name = "adam";
+    CLI::Option* model_opt = app.add_option("--model", model_name, "model kind (default autoencoder)")
+                                 ->group("Model")
+                                 ->check(CLI::IsMember(tg::train::model_kind_names()));
+    CLI::Option* optimizer_opt = app.add_option("--optimizer", optimizer_name, "optimizer (default adam)")
+                                     ->group("Optimizer")
+                                     ->check(CLI::IsMember(tg::train::optimizer_kind_names()));
+
+    // The union of every kind's declared options, each key once (deque: stable addresses).
+    std::deque<Binding> bindings;
+    std::map<std::string, std::vector<std::pair<std::string, nlohmann::json>>> defaults;
+    auto declare = [&](const OptionSpec& spec, Section section, const std::string& owner) {
+        if (!owner.empty()) defaults[spec.key].emplace_back(owner, spec.default_value);
+        for (Binding& b : bindings)
+            if (b.spec.key == spec.key) {
+                if (!owner.empty()) b.owners.push_back(owner);
+                return;
+            }
+        Binding& b = bindings.emplace_back();
+        b.spec = spec;
+        b.section = section;
+        if (!owner.empty()) b.owners.push_back(owner);
     };
-    const CLI::Validator& pos = kPositive;
-    const CLI::Validator& nonneg = kNonNegative;
+    for (const auto& k : tg::train::model_kinds())
+        for (const OptionSpec& s : k.options) declare(s, Section::model, k.name);
+    for (const auto& k : tg::train::optimizer_kinds())
+        for (const OptionSpec& s : k.options) declare(s, Section::optimizer, k.name);
+    for (const OptionSpec& s : tg::train::training_options()) declare(s, Section::training, "");
+    for (Binding& b : bindings) {
+        const std::string group = b.section == Section::model ? "Model options" : b.section == Section::optimizer ? "Optimizer options" : b.spec.group;
+        const std::vector<std::pair<std::string, nlohmann::json>> shown =
+            b.section == Section::training ? std::vector<std::pair<std::string, nlohmann::json>>{{"", b.spec.default_value}} : defaults[b.spec.key];
+        const std::string help = help_of(b, shown);
+        if (b.spec.type == OptionType::flag) {
+            const std::string names = b.spec.flag() + ",!--" + (b.spec.negation.empty() ? "no-" + b.spec.key : b.spec.negation);
+            b.option = app.add_flag(names, b.on, help);
+        } else if (b.spec.type == OptionType::integer_list) {
+            b.option = app.add_option(b.spec.flag(), b.items, help)->delimiter(',')->type_name("N,N,...");
+        } else {
+            b.option = app.add_option(b.spec.flag(), b.text, help);
+            const OptionType t = b.spec.type;
+            b.option->type_name(t == OptionType::real ? "X" : t == OptionType::text ? "TEXT" : "N");
+            if (!b.spec.choices.empty()) b.option->check(CLI::IsMember(b.spec.choices));
+        }
+        b.option->group(group);
+    }
 
-    group = "Model";
-    opt("--model", c.model, "model kind", "model")
-        ->check(CLI::IsMember({"autoencoder", "sparse", "denoising", "contractive", "stacked", "pca"}));
-    opt("--encoder", c.encoder, "encoder (hidden) activation", "encoder")
-        ->check(CLI::IsMember({"identity", "linear", "sigmoid", "tanh", "relu", "softplus"}));
-    opt("--decoder", c.decoder, "decoder output", "decoder")->check(CLI::IsMember({"linear", "sigmoid"}));
-    opt("--loss", c.loss, "reconstruction loss (bce needs --decoder sigmoid)", "loss")->check(CLI::IsMember({"mse", "bce"}));
-    opt("--code", c.code, "code size (number of hidden units / PCA components)", "code")->check(pos);
-    keyed.emplace_back(app.add_flag("--tied,!--untied", c.tied,
-                                    "decoder weight is the encoder's transpose (the default), or its own matrix")
-                           ->group(group),
-                       "tied");
-    opt("--layers", c.layers, "stacked: hidden sizes from the input side, e.g. 256,64 (default 256,<code>)", "layers")
-        ->delimiter(',')
-        ->check(pos);
-    opt("--weight-decay", c.weight_decay, "adds this times the squared Frobenius norm of the weights", "weight_decay")->check(nonneg);
-    opt("--sparsity", c.sparsity, "sparse: penalty on the code", "sparsity")->check(CLI::IsMember({"l1", "kl"}));
-    opt("--sparsity-weight", c.sparsity_weight, "sparse: penalty weight", "sparsity_weight")->check(nonneg);
-    opt("--sparsity-rho", c.sparsity_rho, "sparse kl: target mean activation", "sparsity_rho")->check(kUnit);
-    opt("--corruption", c.corruption, "denoising: noise kind", "corruption")->check(CLI::IsMember({"masking", "gaussian"}));
-    opt("--corruption-amount", c.corruption_amount, "denoising: masking probability, or gaussian sigma", "corruption_amount")
-        ->check(nonneg);
-    opt("--contractive-lambda", c.contractive_lambda, "contractive: Jacobian penalty weight", "contractive_lambda")->check(nonneg);
-    opt("--pca-method", c.pca_method, "pca: eigendecomposition of the covariance, or SVD of the data", "pca_method")
-        ->check(CLI::IsMember({"eigh", "svd"}));
-
-    group = "Optimizer";
-    opt("--optimizer", c.optimizer, "optimizer", "optimizer")
-        ->check(CLI::IsMember({"sgd", "momentum", "nesterov", "rmsprop", "adam"}));
-    opt("--lr", c.lr, "learning rate (default: adam/rmsprop 1e-3, sgd 0.1, momentum/nesterov 0.01)", "lr")
-        ->check(pos)
-        ->default_str("");
-    opt("--lr-schedule", c.lr_schedule,
-        "constant, or cosine: decays the rate to 0 over all --epochs (a resumed run then needs the same --epochs)",
-        "lr_schedule")
-        ->check(CLI::IsMember({"constant", "cosine"}));
-    opt("--momentum", c.momentum, "momentum/nesterov: momentum", "momentum")->check(kBelowOne);
-    opt("--beta1", c.beta1, "adam: first-moment decay", "beta1")->check(kBelowOne);
-    opt("--beta2", c.beta2, "adam: second-moment decay", "beta2")->check(kBelowOne);
-    opt("--eps", c.eps, "adam/rmsprop: epsilon", "eps")->check(pos);
-    opt("--rmsprop-rho", c.rmsprop_rho, "rmsprop: decay of the squared-gradient average", "rmsprop_rho")->check(kBelowOne);
-    opt("--clip-grad-norm", c.clip_grad_norm, "rescale gradients to at most this joint L2 norm (0: off)", "clip_grad_norm")
-        ->check(nonneg);
-
-    group = "Training";
-    opt("--epochs", c.epochs, "epochs in total (a resumed run continues up to this)", "epochs")->check(pos);
-    opt("--batch", c.batch, "minibatch size", "batch")->check(pos);
-    opt("--seed", c.seed, "seed for initialisation, shuffling and noise", "seed")->check(nonneg);
-    opt("--dtype", c.dtype, "floating-point type", "dtype")->check(CLI::IsMember({"float32", "float64"}));
-    group = "Data";
-    opt("--data-dir", c.data_dir, "directory of the Fashion-MNIST IDX files (default: the Debian package's)", "data_dir");
-    opt("--train-npy", c.train_npy, "training data as an N x D float32 .npy file, instead of Fashion-MNIST", "train_npy");
-    opt("--test-npy", c.test_npy, "test data as an M x D float32 .npy file (with --train-npy)", "test_npy");
-    opt("--limit", c.limit, "use only the first N training rows (0: all)", "limit")->check(nonneg);
-    opt("--test-limit", c.test_limit, "use only the first N test rows (0: all)", "test_limit")->check(nonneg);
-
-    group = "Run (may differ when resuming)";
+    const std::string group = "Run (may differ when resuming)";
     CLI::Option* out = app.add_option("--out", r.out, "output directory (default with --resume: the resumed directory)")->group(group);
     app.add_option("--resume", r.resume, "continue the run whose output directory this is")->group(group)->check(CLI::ExistingDirectory);
     app.add_option("--threads", r.threads, "OpenBLAS threads")->group(group)->check(CLI::Range(1, 256));
-    app.add_option("--checkpoint-every", r.checkpoint_every, "checkpoint every N epochs (0: only at the end)")->group(group)->check(nonneg);
+    app.add_option("--checkpoint-every", r.checkpoint_every, "checkpoint every N epochs (0: only at the end)")->group(group)->check(CLI::NonNegativeNumber);
     app.add_flag("--anomaly", r.anomaly, "check every op for NaN/Inf and name the first that produces one (slower)")->group(group);
     app.add_option("--progress", r.progress, "auto: a bar on a terminal, plain lines otherwise")->group(group)
         ->check(CLI::IsMember({"auto", "bar", "lines", "none"}));
     app.add_option("--pictures", r.pictures, "test images in reconstructions.png")->group(group)->check(CLI::Range(1, 64));
     app.add_option("--stop-after-steps", r.stop_after_steps,
                    "testing: send ourselves SIGINT after this many steps, to exercise stop and resume")
-        ->group(group)
-        ->check(nonneg);
+        ->group(group);
 
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
         return app.exit(e) == 0 ? 0 : kExitUsage;
     }
-    for (const auto& [option, key] : keyed)
-        if (option->count() > 0) cl.explicit_options.emplace_back(option->get_name(), key);
-    cl.out_given = out->count() > 0;
-    if (!r.resume.empty() && !cl.out_given) r.out = r.resume;
+    if (model_opt->count()) cl.model = model_name;
+    if (optimizer_opt->count()) cl.optimizer = optimizer_name;
+    try {
+        for (const Binding& b : bindings) {
+            if (b.option->count() == 0) continue;
+            nlohmann::json& section = b.section == Section::model ? cl.model_options
+                                      : b.section == Section::optimizer ? cl.optimizer_options : cl.training;
+            section[b.spec.key] = typed_value(b);
+        }
+    } catch (const UsageError& e) {
+        std::fprintf(stderr, "error: %s\nrun with --help for the options\n", e.what());
+        return kExitUsage;
+    }
+    if (!r.resume.empty() && out->count() == 0) r.out = r.resume;
     for (int i = 0; i < argc; ++i) r.command_line += (i ? " " : "") + std::string(argv[i]);
     return -1;
 }
 
-void apply_resumed_config(CommandLine& cl, const TrainConfig& saved) {
-    const nlohmann::json given = cl.config, stored = saved;
-    TrainConfig merged = saved;
-    for (const auto& [flag, key] : cl.explicit_options) {
-        if (changeable_on_resume(key)) continue;
-        // A stacked run's code size is its last layer, however it was spelled.
-        if (given.at(key) != stored.at(key) && !(key == "code" && saved.model == "stacked" && saved.code == cl.config.code))
-            throw UsageError(flag + " " + given.at(key).dump() + " contradicts the checkpoint's " + stored.at(key).dump() +
-                             ": a resumed run keeps its configuration (only --epochs and the data location may change)");
-    }
-    for (const auto& [flag, key] : cl.explicit_options) {
-        if (key == "epochs") merged.epochs = cl.config.epochs;
-        if (key == "data_dir") merged.data_dir = cl.config.data_dir;
-        if (key == "train_npy") merged.train_npy = cl.config.train_npy;
-        if (key == "test_npy") merged.test_npy = cl.config.test_npy;
-    }
-    cl.config = merged;
+namespace {
+
+std::string flag_of(const std::string& key) {
+    OptionSpec s;
+    s.key = key;
+    return s.flag();
 }
 
-}  // namespace train
+// Options given on the command line that the chosen kind does not declare are mistakes.
+void check_applies(const nlohmann::json& given, const std::vector<OptionSpec>& specs, const std::string& kind_flag,
+                   const std::string& kind) {
+    for (const auto& [key, value] : given.items())
+        if (std::none_of(specs.begin(), specs.end(), [&](const OptionSpec& s) { return s.key == key; })) {
+            throw UsageError(flag_of(key) + " does not apply to " + kind_flag + " " + kind);
+        }
+}
+
+// A resumed run keeps its configuration: an explicit option must agree with the checkpoint.
+void check_agrees(const nlohmann::json& given, const nlohmann::json& saved, const std::vector<std::string>& changeable) {
+    for (const auto& [key, value] : given.items()) {
+        if (std::find(changeable.begin(), changeable.end(), key) != changeable.end()) continue;
+        if (saved.contains(key) && saved.at(key) != value)
+            throw UsageError(flag_of(key) + " " + value.dump() + " contradicts the checkpoint's " +
+                             saved.at(key).dump() +
+                             ": a resumed run keeps its configuration (only --epochs and the data location may change)");
+    }
+}
+
+}  // namespace
+
+tg::train::RunConfig make_config(const CommandLine& cl, const tg::train::RunConfig* saved) {
+    const std::string model = cl.model.value_or(saved ? saved->model : "autoencoder");
+    const std::string optimizer = cl.optimizer.value_or(saved ? saved->optimizer : "adam");
+    check_applies(cl.model_options, tg::train::model_kind(model).options, "--model", model);
+    check_applies(cl.optimizer_options, tg::train::optimizer_kind(optimizer).options, "--optimizer", optimizer);
+    if (!saved) return tg::train::resolve_config(model, cl.model_options, optimizer, cl.optimizer_options, cl.training);
+
+    if (model != saved->model) throw UsageError("--model " + model + " contradicts the checkpoint's " + saved->model);
+    if (optimizer != saved->optimizer)
+        throw UsageError("--optimizer " + optimizer + " contradicts the checkpoint's " + saved->optimizer);
+    check_agrees(cl.model_options, saved->model_options.json(), {});
+    check_agrees(cl.optimizer_options, saved->optimizer_options.json(), {});
+    const std::vector<std::string> changeable{"epochs", "data_dir", "train_npy", "test_npy"};
+    check_agrees(cl.training, saved->training.json(), changeable);
+    nlohmann::json training = saved->training.json();
+    for (const std::string& key : changeable)
+        if (cl.training.contains(key)) training[key] = cl.training.at(key);
+    return tg::train::resolve_config(model, saved->model_options.json(), optimizer, saved->optimizer_options.json(), training);
+}
+
+}  // namespace train_tool

@@ -1,29 +1,56 @@
 #pragma once
-// The command line of `train`.
-#include "config.hpp"
+// The command line of `train`. Model, optimizer and training options are not listed here:
+// they come from the library's declarations (registry.hpp, training_options()).
+#include <tapegrad/train/config.hpp>
 
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <optional>
 #include <string>
-#include <utility>
-#include <vector>
 
-namespace train {
+namespace train_tool {
+
+// Process exit codes (also listed in --help).
+enum ExitCode : int {
+    kExitOk = 0,
+    kExitFailure = 1,       // anything unexpected (e.g. the output directory cannot be written)
+    kExitUsage = 2,         // bad command line: unknown flag, invalid value, missing file
+    kExitCorruptData = 3,   // a data or checkpoint file is malformed or unreadable
+    kExitDiverged = 4,      // the loss became NaN/Inf; the last good checkpoint is kept
+    kExitInterrupted = 130  // SIGINT (128 + 2): a checkpoint was saved; SIGTERM gives 143
+};
+
+// Not part of the run's identity: may differ between a run and its resumption.
+struct RunOptions {
+    std::string out = "out/train";
+    std::string resume;                 // checkpoint directory, or empty
+    int threads = 1;
+    int checkpoint_every = 1;           // epochs; 0: only at the end (and on SIGINT)
+    bool anomaly = false;
+    std::string progress = "auto";      // auto|bar|lines|none
+    std::size_t pictures = 16;          // test images in the reconstruction picture
+    std::size_t stop_after_steps = 0;   // testing: raise SIGINT after this many steps (0: never)
+    std::string command_line;           // for the record
+};
 
 struct CommandLine {
-    TrainConfig config;
+    std::optional<std::string> model, optimizer;  // when given
+    // Options given explicitly, by JSON key, as JSON values of their declared type.
+    nlohmann::json model_options = nlohmann::json::object();
+    nlohmann::json optimizer_options = nlohmann::json::object();
+    nlohmann::json training = nlohmann::json::object();
     RunOptions run;
-    // Configuration options given explicitly, as (flag, JSON key of TrainConfig): a resumed run
-    // takes its configuration from the checkpoint and refuses contradicting ones.
-    std::vector<std::pair<std::string, std::string>> explicit_options;
-    bool out_given = false;
 };
 
 // Parses argv. Returns -1 to go on, or the exit code to return at once (0 after --help, 2
 // after an error, whose message has been printed).
 int parse_command_line(int argc, char** argv, CommandLine& out);
 
-// Replaces cl.config by the checkpoint's configuration, keeping the options a resumed run may
-// change (--epochs, data locations). Throws UsageError for an explicit option that contradicts
-// the checkpoint.
-void apply_resumed_config(CommandLine& cl, const TrainConfig& saved);
+// The run's configuration: the command line's, or for a resumed run the checkpoint's with the
+// few settings a resumed run may change (--epochs, the data location). Throws
+// tg::train::UsageError for an option the chosen kind does not have or that contradicts the
+// checkpoint.
+tg::train::RunConfig make_config(const CommandLine& cl, const tg::train::RunConfig* saved);
 
-}  // namespace train
+}  // namespace train_tool

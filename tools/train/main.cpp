@@ -1,13 +1,17 @@
-// train: trains any model of the zoo (or fits the PCA baseline) and draws what it learned.
+// train: trains any model of the registry (or fits the PCA baseline) and draws what it learned.
+// A thin command line over the training library: it parses, builds the run's configuration
+// (from a checkpoint when resuming), and hands model, optimizer and data to tg::train::Trainer.
 // Errors are reported as one message and an exit code (see --help), never a stack trace.
-#include "checkpoint.hpp"
 #include "cli.hpp"
-#include "data.hpp"
-#include "stop_signal.hpp"
-#include "trainer.hpp"
 
 #include <tapegrad/blas.hpp>
 #include <tapegrad/io/errors.hpp>
+#include <tapegrad/train/checkpoint.hpp>
+#include <tapegrad/train/data.hpp>
+#include <tapegrad/train/matrix_utils.hpp>
+#include <tapegrad/train/pca_baseline.hpp>
+#include <tapegrad/train/stop_signal.hpp>
+#include <tapegrad/train/trainer.hpp>
 
 #include <fmt/core.h>
 
@@ -16,57 +20,117 @@
 
 namespace {
 
+using namespace train_tool;
+namespace tt = tg::train;
+
 int fail(int code, const std::string& message) {
     std::fflush(stdout);
     fmt::print(stderr, "error: {}\n", message);
     return code;
 }
 
+int exit_code(const tt::TrainResult& r) {
+    switch (r.status) {
+        case tt::TrainResult::Status::completed: return kExitOk;
+        case tt::TrainResult::Status::stopped: return 128 + r.signal;
+        case tt::TrainResult::Status::diverged: return kExitDiverged;
+    }
+    return kExitFailure;
+}
+
+template <class T>
+int train_as(const tt::RunConfig& config, const RunOptions& run, tt::Data& data, const nlohmann::json* resume) {
+    const tt::OptionValues& t = config.training;
+    const tg::Matrix<T> train = tt::take_as<T>(std::move(data.train)), test = tt::take_as<T>(std::move(data.test));
+    auto model = tt::make_model<T>(config.model_kind(), config.model_options, train.shape()[1], t.seed("seed"));
+    auto optimizer = tt::make_optimizer<T>(config.optimizer_kind(), config.optimizer_options, model->parameters());
+    tt::TrainerOptions o;
+    o.epochs = int(t.integer("epochs"));
+    o.batch = t.integer("batch");
+    o.seed = tt::shuffle_seed(t.seed("seed"));
+    o.lr_schedule = t.text("lr_schedule") == "cosine" ? tt::LrSchedule::cosine : tt::LrSchedule::constant;
+    o.clip_grad_norm = t.real("clip_grad_norm");
+    o.out = run.out;
+    o.checkpoint_every = run.checkpoint_every;
+    o.anomaly = run.anomaly;
+    o.progress = tt::parse_progress_mode(run.progress);
+    o.pictures = run.pictures;
+    o.image_rows = data.image_rows;
+    o.image_cols = data.image_cols;
+    o.stop_after_steps = run.stop_after_steps;
+    o.config = tt::to_json(config);
+    o.command_line = run.command_line;
+    o.title = config.model;
+    o.summary = config.optimizer + ", seed " + std::to_string(t.seed("seed"));
+    tt::Trainer<T> trainer(*model, *optimizer, train, test, o);
+    if (resume) trainer.restore(*resume, run.resume);
+    const tt::TrainResult result = trainer.fit();
+    if (result.status == tt::TrainResult::Status::stopped) fmt::print("resume with: train --resume {}\n", run.out);
+    return exit_code(result);
+}
+
+template <class T>
+int pca_as(const tt::RunConfig& config, const RunOptions& run, tt::Data& data) {
+    tt::PcaBaselineOptions o;
+    o.code = config.model_options.integer("code");
+    o.method = config.model_options.text("pca_method") == "svd" ? tg::PcaMethod::svd : tg::PcaMethod::covariance_eigh;
+    o.out = run.out;
+    o.pictures = run.pictures;
+    o.config = tt::to_json(config);
+    o.command_line = run.command_line;
+    return exit_code(tt::run_pca_baseline<T>(data, o));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-    using namespace train;
     CommandLine cl;
     if (const int code = parse_command_line(argc, argv, cl); code >= 0) return code;
     try {
         nlohmann::json resume;
+        tt::RunConfig config;
         if (!cl.run.resume.empty()) {
             try {
-                resume = read_checkpoint(cl.run.resume);
+                resume = tt::read_checkpoint(cl.run.resume);
             } catch (const tg::io::IoError& e) {
                 return fail(kExitCorruptData, e.what());
             }
-            TrainConfig saved;
-            try {
-                saved = resume.at("config").get<TrainConfig>();
-            } catch (const std::exception& e) {
-                throw tg::io::FormatError(cl.run.resume + "/" + kCheckpointFile + ": bad \"config\": " + e.what());
-            }
-            apply_resumed_config(cl, saved);
+            const std::string where = (std::filesystem::path(cl.run.resume) / tt::kCheckpointFile).string() + ": ";
+            const tt::RunConfig saved = tt::config_from_json(resume.at("config"), where);
+            if (!saved.model_kind().trainable()) throw tt::UsageError("a " + saved.model + " run has nothing to resume");
+            config = make_config(cl, &saved);
+        } else {
+            config = make_config(cl, nullptr);
         }
-        resolve_defaults(cl.config);
-        if (const std::string problem = validate(cl.config); !problem.empty()) throw UsageError(problem);
-        if (cl.config.model == "pca" && !cl.run.resume.empty()) throw UsageError("a pca run has nothing to resume");
 
         std::error_code ec;
         std::filesystem::create_directories(cl.run.out, ec);
         if (ec || !std::filesystem::is_directory(cl.run.out))
-            throw UsageError("--out " + cl.run.out + ": cannot create the directory (" + ec.message() + ")");
+            throw tt::UsageError("--out " + cl.run.out + ": cannot create the directory (" + ec.message() + ")");
         tg::blas::set_num_threads(cl.run.threads);
 
-        Data data;
+        const tt::OptionValues& t = config.training;
+        const tt::DataSource source{t.text("data_dir"), t.text("train_npy"), t.text("test_npy"), t.integer("limit"),
+                                    t.integer("test_limit"),
+                                    config.model_options.json().value("loss", std::string("mse")) == "bce"};
+        tt::Data data;
         try {
-            data = load_data(cl.config);
+            data = tt::load_data(source);
         } catch (const tg::io::IoError& e) {
             return fail(kExitCorruptData, e.what());  // the file exists (checked) but cannot be read
         }
-        install_stop_handlers();
-        return cl.config.model == "pca" ? run_pca(cl.config, cl.run, data)
-                                        : run_training(cl.config, cl.run, data, cl.run.resume.empty() ? nullptr : &resume);
-    } catch (const UsageError& e) {
+        tt::install_stop_handlers();
+        const bool float64 = t.text("dtype") == "float64";
+        if (!config.model_kind().trainable())
+            return float64 ? pca_as<double>(config, cl.run, data) : pca_as<float>(config, cl.run, data);
+        const nlohmann::json* from = cl.run.resume.empty() ? nullptr : &resume;
+        return float64 ? train_as<double>(config, cl.run, data, from) : train_as<float>(config, cl.run, data, from);
+    } catch (const tt::UsageError& e) {
         return fail(kExitUsage, std::string(e.what()) + "\nrun with --help for the options");
     } catch (const tg::io::FormatError& e) {
         return fail(kExitCorruptData, e.what());
+    } catch (const nlohmann::json::exception& e) {
+        return fail(kExitCorruptData, cl.run.resume + ": " + e.what());
     } catch (const std::exception& e) {
         return fail(kExitFailure, e.what());
     }

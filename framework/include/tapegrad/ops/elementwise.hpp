@@ -7,16 +7,22 @@
 
 namespace tg {
 
+/// A constant factor an op's backward multiplies by (`scale`, `sum`, `mean`).
+struct Scale {
+    double factor;
+};
+
 namespace detail {
-// Records a unary op y = f(x) whose backward only reads y, x and dy.
-template <class T, class Forward>
-Var<T> unary(const char* op, Var<T> x, Forward forward, typename Node<T>::Backward backward, double scalar = 0) {
+// Records a unary op y = f(x) whose backward only reads y, x, dy and the attributes.
+template <class T, class Forward, class Attributes = NoAttributes>
+Var<T> unary(const char* op, Var<T> x, Forward forward, typename Node<T>::Backward backward,
+             const Attributes& attributes = Attributes{}) {
     return x.tape->record(
-        op, x.shape(), {x}, [&](Node<T>& y) { forward(y.result, x.value()); }, backward, scalar);
+        op, x.shape(), {x}, [&](Node<T>& y) { forward(y.result, x.value()); }, backward, attributes);
 }
 }  // namespace detail
 
-// y = a + b;  da = dy, db = dy (reduced over broadcast dimensions)
+/// y = a + b;  da = dy, db = dy (reduced over broadcast dimensions)
 template <class T>
 Var<T> operator+(Var<T> a, Var<T> b) {
     return a.tape->record(
@@ -29,7 +35,7 @@ Var<T> operator+(Var<T> a, Var<T> b) {
         });
 }
 
-// y = a - b;  da = dy, db = -dy
+/// y = a - b;  da = dy, db = -dy
 template <class T>
 Var<T> operator-(Var<T> a, Var<T> b) {
     return a.tape->record(
@@ -43,7 +49,7 @@ Var<T> operator-(Var<T> a, Var<T> b) {
         });
 }
 
-// y = a * b (elementwise);  da = dy * b, db = dy * a
+/// y = a * b (elementwise);  da = dy * b, db = dy * a
 template <class T>
 Var<T> operator*(Var<T> a, Var<T> b) {
     return a.tape->record(
@@ -58,31 +64,32 @@ Var<T> operator*(Var<T> a, Var<T> b) {
         });
 }
 
-// y = s x;  dx = s dy
+/// y = s x;  dx = s dy
 template <class T>
 Var<T> scale(Var<T> x, double s) {
     return detail::unary(
         "scale", x, [s](Matrix<T>& y, const Matrix<T>& v) { xt::noalias(y) = T(s) * v; },
-        [](Node<T>& y) { add_grad(y.in(0), T(y.scalar) * *y.grad); }, s);
+        [](Node<T>& y) { add_grad(y.in(0), T(y.template attributes<Scale>().factor) * *y.grad); },
+        Scale{s});
 }
 template <class T> Var<T> operator*(Var<T> x, double s) { return scale(x, s); }
 template <class T> Var<T> operator*(double s, Var<T> x) { return scale(x, s); }
 template <class T> Var<T> operator-(Var<T> x) { return scale(x, -1.0); }
 
-// y = x + c for a constant c;  dx = dy
+/// y = x + c for a constant c;  dx = dy
 template <class T>
 Var<T> add_scalar(Var<T> x, double c) {
     return detail::unary(
         "add_scalar", x, [c](Matrix<T>& y, const Matrix<T>& v) { xt::noalias(y) = v + T(c); },
-        [](Node<T>& y) { add_grad(y.in(0), *y.grad); }, c);
+        [](Node<T>& y) { add_grad(y.in(0), *y.grad); });
 }
 template <class T> Var<T> operator+(Var<T> x, double c) { return add_scalar(x, c); }
 template <class T> Var<T> operator+(double c, Var<T> x) { return add_scalar(x, c); }
 template <class T> Var<T> operator-(Var<T> x, double c) { return add_scalar(x, -c); }
 template <class T> Var<T> operator-(double c, Var<T> x) { return add_scalar(scale(x, -1.0), c); }
 
-// y = x * M for a constant mask (or any constant weights) M of x's shape;  dx = dy * M.
-// The mask is referenced, not copied: keep it alive until backward has run.
+/// y = x * M for a constant mask (or any constant weights) M of x's shape;  dx = dy * M.
+/// The mask is referenced, not copied: keep it alive until backward has run.
 template <class T>
 Var<T> masked(Var<T> x, const Matrix<T>& mask) {
     if (shape_of(mask) != x.shape())
@@ -94,7 +101,7 @@ Var<T> masked(Var<T> x, const Matrix<T>& mask) {
         [](Node<T>& y) { add_grad(y.in(0), *y.grad * *y.in(1).value); });
 }
 
-// y = x^2;  dx = 2 x dy
+/// y = x^2;  dx = 2 x dy
 template <class T>
 Var<T> square(Var<T> x) {
     return detail::unary(
@@ -102,7 +109,7 @@ Var<T> square(Var<T> x) {
         [](Node<T>& y) { add_grad(y.in(0), T(2) * *y.in(0).value * *y.grad); });
 }
 
-// y = |x|;  dx = sign(x) dy  (0 at x = 0, the subgradient an L1 penalty wants)
+/// y = |x|;  dx = sign(x) dy  (0 at x = 0, the subgradient an L1 penalty wants)
 template <class T>
 Var<T> abs(Var<T> x) {
     return detail::unary(
@@ -110,7 +117,7 @@ Var<T> abs(Var<T> x) {
         [](Node<T>& y) { add_grad(y.in(0), xt::sign(*y.in(0).value) * *y.grad); });
 }
 
-// y = e^x;  dx = y dy
+/// y = e^x;  dx = y dy
 template <class T>
 Var<T> exp(Var<T> x) {
     return detail::unary(
@@ -118,7 +125,7 @@ Var<T> exp(Var<T> x) {
         [](Node<T>& y) { add_grad(y.in(0), *y.value * *y.grad); });
 }
 
-// y = ln x;  dx = dy / x
+/// y = ln x;  dx = dy / x
 template <class T>
 Var<T> log(Var<T> x) {
     return detail::unary(

@@ -7,11 +7,20 @@
 
 namespace tg {
 
+/// Whether a matrix product reads an operand as stored (N) or transposed (T).
 enum class Trans : std::uint32_t { N = 0, T = 1 };
 
-namespace detail {
-constexpr std::uint32_t trans_a_bit = 1, trans_b_bit = 2;
+/// `matmul`'s switches: which operands enter transposed.
+struct MatmulAttributes {
+    bool transpose_a, transpose_b;
+};
 
+/// `affine`'s switch: whether W enters transposed (op(W) = W^T).
+struct AffineAttributes {
+    bool transpose_w;
+};
+
+namespace detail {
 inline Shape op_shape(Shape s, Trans t) { return t == Trans::T ? Shape{s[1], s[0]} : s; }
 inline std::string op_name(const char* name, Shape s, Trans t) {
     return std::string(name) + (t == Trans::T ? "^T " : " ") + to_string(s);
@@ -35,32 +44,32 @@ void matmul_backward_operands(const Matrix<T>& g, Node<T>& a, bool ta, Node<T>& 
 inline Shape product_shape(const char* op, Shape a, Trans ta, Shape b, Trans tb) {
     const Shape oa = op_shape(a, ta), ob = op_shape(b, tb);
     if (oa[1] != ob[0])
-        throw ShapeError(std::string(op) + ": cannot multiply " + op_name("A", a, ta) + "by " + op_name("B", b, tb) +
+        throw ShapeError(std::string(op) + ": cannot multiply " + op_name("A", a, ta) + " by " + op_name("B", b, tb) +
                          ": inner dimensions " + std::to_string(oa[1]) + " and " + std::to_string(ob[0]) +
                          " must be equal");
     return {oa[0], ob[1]};
 }
 }  // namespace detail
 
-// C = op(A) op(B), with op = identity (Trans::N) or transpose (Trans::T).
+/// C = op(A) op(B), with op = identity (Trans::N) or transpose (Trans::T).
+///   dA = dC op(B)^T,  dB = op(A)^T dC   (gemm with transpose flags, accumulating)
 template <class T>
 Var<T> matmul(Var<T> a, Var<T> b, Trans ta = Trans::N, Trans tb = Trans::N) {
     const Shape shape = detail::product_shape("matmul", a.shape(), ta, b.shape(), tb);
-    const std::uint32_t flags = (ta == Trans::T ? detail::trans_a_bit : 0) | (tb == Trans::T ? detail::trans_b_bit : 0);
     return a.tape->record(
         "matmul", shape, {a, b},
         [&](Node<T>& c) { blas::gemm(a.value(), ta == Trans::T, b.value(), tb == Trans::T, c.result, T(1), T(0)); },
         [](Node<T>& c) {
-            detail::matmul_backward_operands(*c.grad, c.in(0), c.flags & detail::trans_a_bit, c.in(1),
-                                             c.flags & detail::trans_b_bit);
+            const auto& t = c.template attributes<MatmulAttributes>();
+            detail::matmul_backward_operands(*c.grad, c.in(0), t.transpose_a, c.in(1), t.transpose_b);
         },
-        0, flags);
+        MatmulAttributes{.transpose_a = ta == Trans::T, .transpose_b = tb == Trans::T});
 }
 
-// Y = X op(W) + b, the bias row b (1 x n) broadcast over the batch. op(W) = W^T (the default,
-// W stored out x in like a Linear layer) or W (Trans::N, e.g. a tied decoder reading the
-// encoder's weight). Fused: one gemm, one pass adding the bias.
-//   dX = dY op(W)^T,  dW as in matmul,  db = column sums of dY
+/// Y = X op(W) + b, the bias row b (1 x n) broadcast over the batch. op(W) = W^T (the default,
+/// W stored out x in like a Linear layer) or W (Trans::N, e.g. a tied decoder reading the
+/// encoder's weight). Fused: one gemm, one pass adding the bias.
+///   dX = dY op(W)^T,  dW as in matmul,  db = column sums of dY
 template <class T>
 Var<T> affine(Var<T> x, Var<T> w, Var<T> b, Trans tw = Trans::T) {
     const Shape shape = detail::product_shape("affine", x.shape(), Trans::N, w.shape(), tw);
@@ -79,7 +88,8 @@ Var<T> affine(Var<T> x, Var<T> w, Var<T> b, Trans tw = Trans::T) {
             blas::gemm(x.value(), false, w.value(), tw == Trans::T, y.result, T(1), T(1));
         },
         [](Node<T>& y) {
-            detail::matmul_backward_operands(*y.grad, y.in(0), false, y.in(1), y.flags & detail::trans_b_bit);
+            detail::matmul_backward_operands(*y.grad, y.in(0), false, y.in(1),
+                                             y.template attributes<AffineAttributes>().transpose_w);
             Node<T>& b = y.in(2);
             if (!b.requires_grad) return;
             const std::size_t rows = y.shape[0], cols = y.shape[1];
@@ -90,7 +100,7 @@ Var<T> affine(Var<T> x, Var<T> w, Var<T> b, Trans tw = Trans::T) {
             for (std::size_t i = 0; i < rows; ++i, g += cols)
                 for (std::size_t j = 0; j < cols; ++j) db[j] += g[j];
         },
-        0, tw == Trans::T ? detail::trans_b_bit : 0);
+        AffineAttributes{.transpose_w = tw == Trans::T});
 }
 
 }  // namespace tg

@@ -58,10 +58,15 @@ inline void check_same_shape(const char* op, Shape prediction, Shape target) {
 template <class T> constexpr T probability_eps() { return sizeof(T) == 4 ? T(1e-7) : T(1e-12); }
 }  // namespace detail
 
-// L = mean((r - t)^2);  dr = 2 (r - t) dL / n,  dt = -dr
-// The forward pass already writes the gradient direction 2 (r - t) / n (one pass over r and t
-// for both). Backward with dL = 1 into a fresh intermediate gradient, the usual case of a loss
-// at the root, then hands that buffer over by swapping it in: no pass at all.
+/// A mean loss's normaliser: 1/n for n elements (the binary cross-entropies' backward reads it).
+struct LossNormaliser {
+    double inv_n;
+};
+
+/// L = mean((r - t)^2);  dr = 2 (r - t) dL / n,  dt = -dr
+/// The forward pass already writes the gradient direction 2 (r - t) / n (one pass over r and t
+/// for both). Backward with dL = 1 into a fresh intermediate gradient, the usual case of a loss
+/// at the root, then hands that buffer over by swapping it in (`hand_over_gradient`): no pass.
 template <class T>
 Var<T> mse(Var<T> r, Var<T> t) {
     detail::check_same_shape("mse", r.shape(), t.shape());
@@ -80,18 +85,12 @@ Var<T> mse(Var<T> r, Var<T> t) {
             Node<T>& t = y.in(1);
             if (t.requires_grad) add_grad(t, -g * y.saved);
             if (!r.requires_grad) return;
-            if (g == T(1) && r.kind == NodeKind::op && !r.grad_written && !y.retain_graph) {
-                std::swap(r.own_grad, y.saved);
-                r.grad_written = true;
-            } else {
-                add_grad(r, g * y.saved);
-            }
-        },
-        inv_n);
+            if (g != T(1) || !hand_over_gradient(r, y.saved)) add_grad(r, g * y.saved);
+        });
 }
 
-// L = -mean(t ln p + (1 - t) ln(1 - p)), p clamped to [eps, 1 - eps];
-// dp = dL (p - t) / (p (1 - p)) / n,  dt = dL (ln(1 - p) - ln p) / n
+/// L = -mean(t ln p + (1 - t) ln(1 - p)), p clamped to [eps, 1 - eps];
+/// dp = dL (p - t) / (p (1 - p)) / n,  dt = dL (ln(1 - p) - ln p) / n
 template <class T>
 Var<T> binary_cross_entropy(Var<T> p, Var<T> t) {
     detail::check_same_shape("binary_cross_entropy", p.shape(), t.shape());
@@ -110,17 +109,17 @@ Var<T> binary_cross_entropy(Var<T> p, Var<T> t) {
         },
         [](Node<T>& y) {
             constexpr T eps = detail::probability_eps<T>();
-            const T c = T(y.scalar * (*y.grad)(0, 0));
+            const T c = T(y.template attributes<LossNormaliser>().inv_n * (*y.grad)(0, 0));
             const auto q = xt::clip(*y.in(0).value, eps, T(1) - eps);
             const Matrix<T>& t = *y.in(1).value;
             if (y.in(0).requires_grad) add_grad(y.in(0), c * (q - t) / (q * (T(1) - q)));
             if (y.in(1).requires_grad) add_grad(y.in(1), c * (xt::log1p(-q) - xt::log(q)));
         },
-        inv_n);
+        LossNormaliser{inv_n});
 }
 
-// The same loss on logits z (p = sigmoid(z)), stable for any z:
-// L = mean(max(z, 0) - z t + ln(1 + e^-|z|));  dz = dL (sigmoid(z) - t) / n,  dt = -dL z / n
+/// The same loss on logits z (p = sigmoid(z)), stable for any z:
+/// L = mean(max(z, 0) - z t + ln(1 + e^-|z|));  dz = dL (sigmoid(z) - t) / n,  dt = -dL z / n
 template <class T>
 Var<T> binary_cross_entropy_with_logits(Var<T> z, Var<T> t) {
     detail::check_same_shape("binary_cross_entropy_with_logits", z.shape(), t.shape());
@@ -136,19 +135,21 @@ Var<T> binary_cross_entropy_with_logits(Var<T> z, Var<T> t) {
             y.result(0, 0) = T(s * inv_n);
         },
         [](Node<T>& y) {
-            const T c = T(y.scalar * (*y.grad)(0, 0));
+            const T c = T(y.template attributes<LossNormaliser>().inv_n * (*y.grad)(0, 0));
             const Matrix<T>& zv = *y.in(0).value;
             const Matrix<T>& t = *y.in(1).value;
             if (y.in(0).requires_grad) add_grad(y.in(0), c * (T(1) / (T(1) + xt::exp(-zv)) - t));
             if (y.in(1).requires_grad) add_grad(y.in(1), -c * zv);
         },
-        inv_n);
+        LossNormaliser{inv_n});
 }
 
-// Conveniences for the common case of a constant target (referenced, not copied).
+/// `mse` against a constant target (referenced, not copied: keep it alive until backward).
 template <class T> Var<T> mse(Var<T> r, const Matrix<T>& t) { return mse(r, r.tape->constant(t, "target")); }
+/// `binary_cross_entropy` against a constant target (referenced, not copied).
 template <class T>
 Var<T> binary_cross_entropy(Var<T> p, const Matrix<T>& t) { return binary_cross_entropy(p, p.tape->constant(t, "target")); }
+/// `binary_cross_entropy_with_logits` against a constant target (referenced, not copied).
 template <class T>
 Var<T> binary_cross_entropy_with_logits(Var<T> z, const Matrix<T>& t) {
     return binary_cross_entropy_with_logits(z, z.tape->constant(t, "target"));

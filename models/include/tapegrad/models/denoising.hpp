@@ -1,0 +1,79 @@
+#pragma once
+// Denoising autoencoder: the encoder sees a corrupted input, the loss compares the
+// reconstruction with the clean one. Corruption is data preparation, not a graph op: no
+// gradient flows through it. The noise is counter-based (tapegrad/random.hpp): element j of
+// sample s in epoch e always gets the same draw, wherever s sits in a batch, so the model has
+// no generator state and a resumed run sees exactly the noise an uninterrupted one sees.
+#include <tapegrad/models/autoencoder.hpp>
+#include <tapegrad/random.hpp>
+
+#include <numeric>
+
+namespace tg::models {
+
+struct Corruption {
+    enum class Kind { masking, gaussian, fixed_mask } kind = Kind::masking;
+    double amount = 0.25;  ///< masking: probability of zeroing an input; gaussian: noise sigma
+    std::uint64_t seed = 7;
+};
+
+template <class T>
+class DenoisingAutoencoder : public Autoencoder<T> {
+public:
+    DenoisingAutoencoder(const AutoencoderConfig& c, Corruption corruption_) : Autoencoder<T>(c), corruption(corruption_) {
+        if (corruption.kind == Corruption::Kind::masking && !(corruption.amount >= 0 && corruption.amount <= 1))
+            throw std::invalid_argument("denoising: the masking probability must lie in [0, 1], got " +
+                                        std::to_string(corruption.amount));
+        if (corruption.kind == Corruption::Kind::gaussian && !(corruption.amount >= 0))
+            throw std::invalid_argument("denoising: the Gaussian noise sigma must not be negative, got " +
+                                        std::to_string(corruption.amount));
+    }
+
+    /// For Kind::fixed_mask: the one mask applied at every step (the benchmark workload's M).
+    void set_fixed_mask(Matrix<T> mask) { fixed_mask = std::move(mask); }
+
+    Var<T> loss(Tape<T>& t, const Batch<T>& batch) override {
+        corrupt(batch, corrupted);
+        return this->reconstruction_loss(t, corrupted, batch.x);
+    }
+
+    bool corrupt(const Batch<T>& batch, Matrix<T>& out) override {
+        const Matrix<T>& x = batch.x;
+        if (corruption.kind == Corruption::Kind::fixed_mask) {
+            if (shape_of(fixed_mask) != shape_of(x))
+                throw ShapeError("denoising: fixed mask has shape " + to_string(shape_of(fixed_mask)) +
+                                 " but the batch has shape " + to_string(shape_of(x)));
+            ensure_shape(out, shape_of(x));
+            // Hoisted pointers: through the members the compiler must assume aliasing and
+            // would not vectorize.
+            const T *in = x.data(), *mask = fixed_mask.data();
+            T* o = out.data();
+            for (std::size_t i = 0, n = x.size(); i < n; ++i) o[i] = in[i] * mask[i];
+            return true;
+        }
+        std::span<const std::uint64_t> ids = batch.sample_ids;
+        if (ids.empty()) {  // a plain matrix: its rows are samples 0..B-1
+            if (default_ids.size() != x.shape()[0]) {
+                default_ids.resize(x.shape()[0]);
+                std::iota(default_ids.begin(), default_ids.end(), std::uint64_t{0});
+            }
+            ids = default_ids;
+        }
+        if (corruption.kind == Corruption::Kind::masking)
+            random::mask_rows(x, ids, corruption.seed, batch.epoch, corruption.amount, out);
+        else
+            random::add_gaussian_rows(x, ids, corruption.seed, batch.epoch, corruption.amount, out);
+        return true;
+    }
+
+    std::string describe() const override { return "denoising " + Autoencoder<T>::describe(); }
+
+    Corruption corruption;
+    Matrix<T> fixed_mask;
+
+private:
+    Matrix<T> corrupted;
+    std::vector<std::uint64_t> default_ids;
+};
+
+}  // namespace tg::models

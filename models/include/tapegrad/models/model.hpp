@@ -1,0 +1,71 @@
+#pragma once
+// The interface between models and training loops, and the initialisers models share.
+#include <tapegrad/tapegrad.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace tg::models {
+
+/// A training batch: its rows, and which samples of the data set they are. Noise a model adds
+/// at training time is keyed by (seed, epoch, sample id, element), so a sample's noise is the
+/// same wherever it sits in a batch, however many threads or processes share the batch.
+/// Converts implicitly from a matrix: then the rows are samples 0..B-1 of epoch 0.
+template <class T>
+struct Batch {
+    const Matrix<T>& x;
+    std::span<const std::uint64_t> sample_ids;  ///< global index of each row; empty: 0..B-1
+    std::uint64_t epoch = 0;
+
+    Batch(const Matrix<T>& rows) : x(rows) {}  // NOLINT: implicit on purpose
+    Batch(const Matrix<T>& rows, std::span<const std::uint64_t> ids, std::uint64_t epoch_)
+        : x(rows), sample_ids(ids), epoch(epoch_) {
+        if (!ids.empty() && ids.size() != rows.shape()[0])
+            throw ShapeError("Batch: " + std::to_string(ids.size()) + " sample ids for " +
+                             std::to_string(rows.shape()[0]) + " rows");
+    }
+};
+
+/// What every model offers a training loop: its parameters, a loss recorded on a tape, and a
+/// reconstruction for evaluation. Models only compose framework ops; none has backprop code.
+template <class T>
+class Model {
+public:
+    virtual ~Model() = default;
+    virtual std::vector<Parameter<T>*> parameters() = 0;
+    /// Records the training loss of a batch (rows are examples), with any training-time noise.
+    virtual Var<T> loss(Tape<T>& tape, const Batch<T>& batch) = 0;
+    /// Records the reconstruction of x without training-time noise.
+    virtual Var<T> reconstruct(Tape<T>& tape, const Matrix<T>& x) = 0;
+    /// The first layer's weights, one row per code unit (drawn as filters), if it has such.
+    virtual const Matrix<T>* filters() const { return nullptr; }
+    /// The input the model trains on for this batch, if it corrupts its input (false: it
+    /// trains on the batch as it is). Used to show what a denoising model cleans up.
+    virtual bool corrupt(const Batch<T>& /*batch*/, Matrix<T>& /*out*/) { return false; }
+    virtual std::string describe() const = 0;
+};
+
+// Uniform in [-limit, limit], seeded: the same seed gives the same model.
+template <class T>
+Matrix<T> uniform_matrix(std::size_t rows, std::size_t cols, double limit, std::mt19937_64& rng) {
+    std::uniform_real_distribution<double> u(-limit, limit);
+    Matrix<T> m = Matrix<T>::from_shape({rows, cols});
+    for (T& v : m) v = T(u(rng));
+    return m;
+}
+
+template <class T>
+Matrix<T> zeros(std::size_t rows, std::size_t cols) {
+    Matrix<T> m = Matrix<T>::from_shape({rows, cols});
+    m.fill(T(0));
+    return m;
+}
+
+// Glorot-style scale for a layer fan_in -> fan_out.
+inline double init_limit(std::size_t fan_in, std::size_t fan_out) { return std::sqrt(6.0 / double(fan_in + fan_out)); }
+
+}  // namespace tg::models

@@ -1,0 +1,61 @@
+#pragma once
+// Helpers shared by the trainer and the PCA baseline: precision conversion and the one
+// comparable measure, the per-pixel MSE of the clean reconstruction.
+#include <tapegrad/io/atomic_file.hpp>
+#include <tapegrad/tensor.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <string>
+#include <type_traits>
+
+namespace tg::train {
+
+// Takes the float data over (no copy when T is float).
+template <class T>
+tg::Matrix<T> take_as(tg::Matrix<float>&& m) {
+    if constexpr (std::is_same_v<T, float>) {
+        return std::move(m);
+    } else {
+        tg::Matrix<T> out = tg::make_matrix<T>(m.shape()[0], m.shape()[1]);
+        std::copy(m.begin(), m.end(), out.begin());
+        m = tg::Matrix<float>();
+        return out;
+    }
+}
+
+template <class To, class From>
+tg::Matrix<To> converted(const tg::Matrix<From>& m) {
+    tg::Matrix<To> out = tg::make_matrix<To>(m.shape()[0], m.shape()[1]);
+    std::transform(m.begin(), m.end(), out.begin(), [](From v) { return To(v); });
+    return out;
+}
+
+// Rows [first, first + count) of m.
+template <class T>
+tg::Matrix<T> row_block(const tg::Matrix<T>& m, std::size_t first, std::size_t count) {
+    tg::Matrix<T> out = tg::make_matrix<T>(count, m.shape()[1]);
+    std::copy(m.data() + first * m.shape()[1], m.data() + (first + count) * m.shape()[1], out.data());
+    return out;
+}
+
+// sum over all elements of (a - b)^2, accumulated in double (float sums of 47M terms lose digits)
+template <class T>
+double sum_squared_difference(const tg::Matrix<T>& a, const tg::Matrix<T>& b) {
+    double total = 0;
+    const T* p = a.data();
+    const T* q = b.data();
+    for (std::size_t i = 0, n = a.size(); i < n; ++i) {
+        const double d = double(p[i]) - double(q[i]);
+        total += d * d;
+    }
+    return total;
+}
+
+inline void write_json_file(const std::string& path, const nlohmann::json& j) {
+    const std::string text = j.dump(2) + "\n";
+    tg::io::write_file_atomically(path, [&](std::ostream& os) { os << text; });
+}
+
+}  // namespace tg::train

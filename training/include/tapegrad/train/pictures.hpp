@@ -1,0 +1,27 @@
+#pragma once
+// The run's pictures: learned filters, originals above reconstructions, loss curves. Each
+// function returns the path it wrote; drawing failures throw (the caller reports them as
+// warnings: a run's numbers matter more than its pictures).
+#include "tapegrad/train/history.hpp"
+
+#include <tapegrad/tensor.hpp>
+
+#include <string>
+#include <vector>
+
+namespace tg::train {
+
+// One tile per row of `filters` (each image_rows x image_cols, rescaled to its own range),
+// at most `max_tiles` of them.
+std::string draw_filters(const std::string& dir, const tg::Matrix<float>& filters, std::size_t image_rows,
+                         std::size_t image_cols, std::size_t max_tiles = 256);
+
+// One picture row per matrix (originals first, then e.g. reconstructions), all with the same
+// number of images, in pixel units (clamped to [0, 1]).
+std::string draw_reconstructions(const std::string& dir, const std::vector<tg::Matrix<float>>& rows,
+                                 std::size_t image_rows, std::size_t image_cols);
+
+// Train and test MSE per epoch, and the training objective per epoch.
+std::string draw_loss_curves(const std::string& dir, const std::vector<EpochRecord>& history, const std::string& title);
+
+}  // namespace tg::train

@@ -1,0 +1,89 @@
+#pragma once
+// The training loop of the library: any Model<T> with any Optimizer<T> on a training and a
+// test matrix, with shuffling, per-epoch evaluation, a progress display, atomic checkpoints,
+// exact resume, a clean stop on SIGINT/SIGTERM, divergence detection, metrics and pictures.
+// `train` is a command line over this class; a user's own model gets all of it the same way:
+//
+//     tg::train::Trainer<float> trainer(model, adam, train_rows, test_rows, {.epochs = 5, .out = "out/run"});
+//     if (tg::train::has_checkpoint("out/run")) trainer.resume();
+//     tg::train::TrainResult result = trainer.fit();
+//
+// Exactness: the epoch's order is permutation(n, seed, epoch) and every model's training noise
+// is keyed by (seed, epoch, sample), so a checkpoint needs only counters, and a resumed run
+// (after a clean stop or a SIGKILL) ends bit for bit where the uninterrupted run ends.
+#include <tapegrad/models/model.hpp>
+#include <tapegrad/optim.hpp>
+#include <tapegrad/train/history.hpp>
+#include <tapegrad/train/options.hpp>
+#include <tapegrad/train/progress.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace tg::train {
+
+enum class LrSchedule { constant, cosine };
+
+struct TrainerOptions {
+    int epochs = 10;
+    std::size_t batch = 64;
+    std::uint64_t seed = 1;  ///< shuffling: epoch e visits the rows in permutation(n, seed, e)
+    LrSchedule lr_schedule = LrSchedule::constant;  ///< cosine: the optimizer's rate -> 0 over all epochs
+    double clip_grad_norm = 0;                      ///< 0: off
+    std::string out;            ///< checkpoints, metrics.json, pictures; empty: write nothing
+    int checkpoint_every = 1;   ///< epochs; 0: only at the end (and on a stop)
+    bool anomaly = false;       ///< name the first op that produces NaN/Inf (slower)
+    ProgressMode progress = ProgressMode::lines;
+    std::size_t pictures = 16;  ///< test images in reconstructions.png
+    std::size_t image_rows = 0, image_cols = 0;  ///< rows are images of this size (0: no pictures of rows)
+    std::size_t stop_after_steps = 0;            ///< testing: raise SIGINT after this many steps
+    nlohmann::json config;      ///< the caller's description of the run, kept in checkpoints and metrics
+    std::string command_line;   ///< for the record
+    std::string title = "model";  ///< the loss picture's title
+    std::string summary;          ///< printed before the learning rate (e.g. "adam, seed 1")
+};
+
+struct TrainResult {
+    enum class Status { completed, stopped, diverged } status = Status::completed;
+    int signal = 0;             ///< stopped: the signal number
+    std::string message;        ///< stopped / diverged: what happened
+    int epochs_done = 0;
+    double train_mse = 0, test_mse = 0;  ///< after the last epoch
+};
+
+/// True if `dir` holds a checkpoint.json (complete: checkpoints are written atomically).
+bool has_checkpoint(const std::string& dir);
+
+template <class T>
+class Trainer {
+public:
+    /// The model, optimizer and data are referenced, not copied: keep them alive. The
+    /// optimizer's learning_rate is the base rate of the schedule.
+    Trainer(models::Model<T>& model, Optimizer<T>& optimizer, const Matrix<T>& train, const Matrix<T>& test,
+            TrainerOptions options);
+    ~Trainer();
+
+    /// Continues the run whose checkpoint is in `dir` (default: options.out): parameters,
+    /// optimizer state, position and history. Throws tg::io::FormatError (naming the file) if
+    /// it does not fit this model and data, UsageError if there is no checkpoint.
+    void resume(const std::string& dir = "");
+    /// The same from an already read checkpoint.json (see read_checkpoint).
+    void restore(const nlohmann::json& checkpoint, const std::string& dir);
+
+    /// Trains up to options.epochs. Stops early on SIGINT/SIGTERM (after saving) or when the
+    /// loss is not finite (keeping the last good checkpoint).
+    TrainResult fit();
+
+    /// The per-pixel MSE of the clean reconstruction of x.
+    double reconstruction_mse(const Matrix<T>& x);
+
+private:
+    struct State;
+    std::unique_ptr<State> s_;
+};
+
+}  // namespace tg::train

@@ -1,0 +1,63 @@
+#include "tapegrad/train/config.hpp"
+
+namespace tg::train {
+
+const std::vector<OptionSpec>& training_options() {
+    static const std::vector<OptionSpec> specs = [] {
+        std::vector<OptionSpec> s{
+            integer_option("epochs", 10, "epochs in total (a resumed run continues up to this)", 1, 1u << 30),
+            integer_option("batch", 64, "minibatch size", 1, std::size_t(1) << 32),
+            seed_option("seed", 1, "seed for initialisation, shuffling and noise"),
+            choice_option("dtype", "float32", "floating-point type", {"float32", "float64"}),
+            choice_option("lr_schedule", "constant",
+                          "constant, or cosine: decays the rate to 0 over all --epochs (a resumed run then needs the same --epochs)",
+                          {"constant", "cosine"}),
+            real_option("clip_grad_norm", 0, "rescale gradients to at most this joint L2 norm (0: off)", 0),
+            text_option("data_dir", "", "directory of the Fashion-MNIST IDX files (default: the Debian package's)"),
+            text_option("train_npy", "", "training data as an N x D float32 .npy file, instead of Fashion-MNIST"),
+            text_option("test_npy", "", "test data as an M x D float32 .npy file (with --train-npy)"),
+            integer_option("limit", 0, "use only the first N training rows (0: all)"),
+            integer_option("test_limit", 0, "use only the first N test rows (0: all)"),
+        };
+        for (std::size_t i = 0; i < s.size(); ++i) s[i].group = i < 6 ? "Training" : "Data";
+        return s;
+    }();
+    return specs;
+}
+
+RunConfig resolve_config(const std::string& model, const nlohmann::json& model_options, const std::string& optimizer,
+                         const nlohmann::json& optimizer_options, const nlohmann::json& training, const std::string& where) {
+    RunConfig c;
+    c.model = model;
+    c.optimizer = optimizer;
+    const ModelKind& mk = c.model_kind();
+    const OptimizerKind& ok = c.optimizer_kind();
+    c.model_options = OptionValues(resolve_options(mk.options, model_options, where));
+    c.optimizer_options = OptionValues(resolve_options(ok.options, optimizer_options, where));
+    c.training = OptionValues(resolve_options(training_options(), training, where));
+    if (mk.check)
+        if (const std::string problem = mk.check(c.model_options); !problem.empty()) throw UsageError(where + problem);
+    if (c.training.text("train_npy").empty() != c.training.text("test_npy").empty())
+        throw UsageError(where + "--train-npy and --test-npy go together");
+    return c;
+}
+
+nlohmann::json to_json(const RunConfig& c) {
+    return {{"model", c.model},
+            {"model_options", c.model_options.json()},
+            {"optimizer", c.optimizer},
+            {"optimizer_options", c.optimizer_options.json()},
+            {"training", c.training.json()}};
+}
+
+RunConfig config_from_json(const nlohmann::json& j, const std::string& where) {
+    if (!j.is_object()) throw tg::io::FormatError(where + "\"config\" must be an object");
+    for (const char* key : {"model", "model_options", "optimizer", "optimizer_options", "training"})
+        if (!j.contains(key)) throw tg::io::FormatError(where + "\"config\" has no \"" + key + "\"");
+    if (!j.at("model").is_string() || !j.at("optimizer").is_string())
+        throw tg::io::FormatError(where + "\"model\" and \"optimizer\" must be strings");
+    return resolve_config(j.at("model").get<std::string>(), j.at("model_options"), j.at("optimizer").get<std::string>(),
+                          j.at("optimizer_options"), j.at("training"), where);
+}
+
+}  // namespace tg::train

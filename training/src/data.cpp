@@ -1,0 +1,97 @@
+#include "tapegrad/train/data.hpp"
+
+#include <tapegrad/io/errors.hpp>
+#include <tapegrad/io/idx.hpp>
+#include <tapegrad/io/npy.hpp>
+
+#include <cmath>
+#include <filesystem>
+
+namespace tg::train {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A missing file is a mistake on the command line (exit 2), not a corrupt file (exit 3), so it
+// is caught here, before the loaders would report it as an I/O failure.
+void require_file(const std::string& path, const std::string& hint) {
+    std::error_code ec;
+    if (!fs::is_regular_file(path, ec)) throw UsageError(path + ": no such file" + hint);
+}
+
+void require_idx(const std::string& dir, const std::string& base) {
+    const fs::path p = fs::path(dir) / base;
+    std::error_code ec;
+    if (fs::is_regular_file(p.string() + ".gz", ec) || fs::is_regular_file(p, ec)) return;
+    throw UsageError(p.string() + "[.gz]: no such file (install the Debian package dataset-fashion-mnist, "
+                                  "e.g. with scripts/install-deps.sh, or pass --data-dir or --train-npy/--test-npy)");
+}
+
+tg::Matrix<float> first_rows(tg::Matrix<float> m, std::size_t limit) {
+    if (limit == 0 || limit >= m.shape()[0]) return m;
+    tg::Matrix<float> out = tg::make_matrix<float>(limit, m.shape()[1]);
+    std::copy(m.data(), m.data() + limit * m.shape()[1], out.data());
+    return out;
+}
+
+void check_values(const tg::Matrix<float>& m, const std::string& path, bool need_unit_range) {
+    for (std::size_t i = 0; i < m.size(); ++i) {
+        const float v = m.data()[i];
+        if (!std::isfinite(v))
+            throw tg::io::FormatError(path + ": element " + std::to_string(i) + " is " + std::to_string(v) +
+                                      "; the data must be finite");
+        if (need_unit_range && (v < 0 || v > 1))
+            throw UsageError(path + ": element " + std::to_string(i) + " is " + std::to_string(v) +
+                             ", but a cross-entropy loss (--loss bce) needs targets in [0, 1]");
+    }
+}
+
+}  // namespace
+
+Data load_data(const DataSource& c) {
+    Data d;
+    std::string train_name, test_name;
+    if (!c.train_npy.empty()) {
+        require_file(c.train_npy, "");
+        require_file(c.test_npy, "");
+        d.train = tg::io::load_npy<float>(c.train_npy);
+        d.test = tg::io::load_npy<float>(c.test_npy);
+        train_name = c.train_npy;
+        test_name = c.test_npy;
+        if (d.train.shape()[1] != d.test.shape()[1])
+            throw UsageError(c.train_npy + " has " + std::to_string(d.train.shape()[1]) + " columns but " + c.test_npy +
+                             " has " + std::to_string(d.test.shape()[1]) + "; they must match");
+        if (d.train.shape()[0] == 0 || d.test.shape()[0] == 0)
+            throw UsageError("the training and test files must hold at least one row each");
+        if (d.train.shape()[1] == 0) throw UsageError("the training and test rows must have at least one column");
+        // Square rows are drawn as images; anything else trains fine but gets no pictures.
+        const auto side = static_cast<std::size_t>(std::lround(std::sqrt(double(d.train.shape()[1]))));
+        if (side * side == d.train.shape()[1]) d.image_rows = d.image_cols = side;
+        d.description = c.train_npy + " / " + c.test_npy;
+    } else {
+        const std::string dir = c.data_dir.empty() ? tg::io::kFashionMnistDir : c.data_dir;
+        for (const char* base : {"train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                                 "t10k-labels-idx1-ubyte"})
+            require_idx(dir, base);
+        tg::io::Dataset train = tg::io::load_fashion_mnist(dir, "train");
+        tg::io::Dataset test = tg::io::load_fashion_mnist(dir, "t10k");
+        if (train.rows != test.rows || train.cols != test.cols)
+            throw tg::io::FormatError(dir + ": training images are " + std::to_string(train.rows) + "x" +
+                                      std::to_string(train.cols) + " but test images are " + std::to_string(test.rows) +
+                                      "x" + std::to_string(test.cols));
+        d.train = std::move(train.images);
+        d.test = std::move(test.images);
+        d.image_rows = train.rows;
+        d.image_cols = train.cols;
+        train_name = dir + "/train-images";
+        test_name = dir + "/t10k-images";
+        d.description = "Fashion-MNIST (" + dir + ")";
+    }
+    check_values(d.train, train_name, c.unit_range);
+    check_values(d.test, test_name, c.unit_range);
+    d.train = first_rows(std::move(d.train), c.limit);
+    d.test = first_rows(std::move(d.test), c.test_limit);
+    return d;
+}
+
+}  // namespace tg::train

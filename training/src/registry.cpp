@@ -1,0 +1,262 @@
+// The entries of the registry (registry.hpp). Each model kind and optimizer is declared here
+// once; nothing else in the project lists them.
+#include "tapegrad/train/registry.hpp"
+
+#include <tapegrad/models/all.hpp>
+
+#include <algorithm>
+
+namespace tg::train {
+namespace {
+
+using namespace tg::models;
+
+// Turns a generic factory lambda `[]<class T>(...)` into the two typed function pointers of an
+// entry (a captureless lambda is default-constructible, so F{} rebuilds it).
+template <class F>
+void set_model_factories(ModelKind& k, F) {
+    k.make_float = [](const OptionValues& o, std::size_t in, std::uint64_t s) { return F{}.template operator()<float>(o, in, s); };
+    k.make_double = [](const OptionValues& o, std::size_t in, std::uint64_t s) { return F{}.template operator()<double>(o, in, s); };
+}
+template <class F>
+ModelKind model(std::string name, std::string summary, std::vector<OptionSpec> options, OptionCheck check, F make,
+                std::vector<nlohmann::json> gradcheck_variants) {
+    ModelKind k;
+    k.name = std::move(name);
+    k.summary = std::move(summary);
+    k.options = std::move(options);
+    k.check = check;
+    set_model_factories(k, make);
+    k.gradcheck_variants = std::move(gradcheck_variants);
+    return k;
+}
+template <class F>
+OptimizerKind optimizer(std::string name, std::string summary, std::vector<OptionSpec> options, F) {
+    OptimizerKind k;
+    k.name = std::move(name);
+    k.summary = std::move(summary);
+    k.options = std::move(options);
+    k.make_float = [](const OptionValues& o, std::vector<Parameter<float>*> p) { return F{}.template operator()<float>(o, std::move(p)); };
+    k.make_double = [](const OptionValues& o, std::vector<Parameter<double>*> p) { return F{}.template operator()<double>(o, std::move(p)); };
+    return k;
+}
+
+// --encoder accepts every activation, and "linear" for the identity.
+std::vector<std::string> encoder_choices() {
+    std::vector<std::string> c = activation_names();
+    c.push_back("linear");
+    return c;
+}
+
+constexpr std::size_t kMaxLayerSize = 65536;  // 65,536 units of 784 inputs: 200 MB of float32 weights
+constexpr std::size_t kMaxLayers = 64;
+
+// ---- the one-hidden-layer autoencoder's options, shared by its variants ----------------------
+std::vector<OptionSpec> autoencoder_options() {
+    return {
+        integer_option("code", 64, "code size (hidden units; PCA: components)", 1, kMaxLayerSize),
+        choice_option("encoder", "sigmoid", "encoder (hidden) activation", encoder_choices()),
+        choice_option("decoder", "linear", "decoder output", {"linear", "sigmoid"}),
+        choice_option("loss", "mse", "reconstruction loss (bce needs --decoder sigmoid)", {"mse", "bce"}),
+        flag_option("tied", true, "decoder weight is the encoder's transpose (the default), or its own matrix", "untied"),
+        real_option("weight_decay", 0, "adds this times the squared Frobenius norm of the weights", 0),
+    };
+}
+
+std::string check_autoencoder(const OptionValues& o) {
+    if (o.text("loss") == "bce" && o.text("decoder") != "sigmoid")
+        return "--loss bce needs --decoder sigmoid (cross-entropy compares probabilities)";
+    return "";
+}
+
+AutoencoderConfig autoencoder_config(const OptionValues& o, std::size_t input, std::uint64_t seed) {
+    return {.input = input,
+            .code = o.integer("code"),
+            .encoder = parse_activation(o.text("encoder")),
+            .sigmoid_decoder = o.text("decoder") == "sigmoid",
+            .tied = o.flag("tied"),
+            .loss = o.text("loss") == "bce" ? Reconstruction::binary_cross_entropy : Reconstruction::mse,
+            .weight_decay = o.real("weight_decay"),
+            .seed = seed};
+}
+
+std::vector<ModelKind> make_model_kinds() {
+    using nlohmann::json;
+    const json small = {{"code", 3}};
+    std::vector<ModelKind> kinds;
+    kinds.push_back(model(
+        "autoencoder", "one hidden layer, tied or untied", autoencoder_options(), check_autoencoder,
+        []<class T>(const OptionValues& o, std::size_t in, std::uint64_t seed) -> std::unique_ptr<Model<T>> {
+            return std::make_unique<Autoencoder<T>>(autoencoder_config(o, in, seed));
+        },
+        {small, {{"code", 3}, {"encoder", "sigmoid"}, {"decoder", "sigmoid"}, {"loss", "bce"}, {"weight_decay", 0.01}}}));
+    kinds.push_back(model(
+        "sparse", "one hidden layer with an L1 or KL penalty on the code",
+        autoencoder_options() + std::vector<OptionSpec>{
+            choice_option("sparsity", "l1", "sparse: penalty on the code", {"l1", "kl"}),
+            real_option("sparsity_weight", 1e-3, "sparse: penalty weight", 0),
+            real_option("sparsity_rho", 0.05, "sparse kl: target mean activation", 0, 1)},
+        [](const OptionValues& o) -> std::string {
+            if (o.text("sparsity") == "kl" && o.text("encoder") != "sigmoid")
+                return "--sparsity kl needs --encoder sigmoid (the penalty treats each code unit's mean as a probability)";
+            if (!(o.real("sparsity_rho") > 0 && o.real("sparsity_rho") < 1)) return "--sparsity-rho must lie strictly between 0 and 1";
+            return check_autoencoder(o);
+        },
+        []<class T>(const OptionValues& o, std::size_t in, std::uint64_t seed) -> std::unique_ptr<Model<T>> {
+            return std::make_unique<SparseAutoencoder<T>>(autoencoder_config(o, in, seed),
+                                                          o.text("sparsity") == "kl" ? SparsityPenalty::kl : SparsityPenalty::l1,
+                                                          o.real("sparsity_weight"), o.real("sparsity_rho"));
+        },
+        {{{"code", 3}, {"sparsity_weight", 0.1}}, {{"code", 3}, {"sparsity", "kl"}, {"sparsity_weight", 0.1}, {"sparsity_rho", 0.1}}}));
+    kinds.push_back(model(
+        "denoising", "one hidden layer trained to undo input noise",
+        autoencoder_options() + std::vector<OptionSpec>{
+            choice_option("corruption", "masking", "denoising: noise kind", {"masking", "gaussian"}),
+            real_option("corruption_amount", 0.25, "denoising: masking probability, or gaussian sigma", 0)},
+        [](const OptionValues& o) -> std::string {
+            if (o.text("corruption") == "masking" && o.real("corruption_amount") > 1)
+                return "--corruption-amount is a probability for masking and must lie in [0, 1]";
+            return check_autoencoder(o);
+        },
+        []<class T>(const OptionValues& o, std::size_t in, std::uint64_t seed) -> std::unique_ptr<Model<T>> {
+            const Corruption c{o.text("corruption") == "gaussian" ? Corruption::Kind::gaussian : Corruption::Kind::masking,
+                               o.real("corruption_amount"), noise_seed(seed)};
+            return std::make_unique<DenoisingAutoencoder<T>>(autoencoder_config(o, in, seed), c);
+        },
+        {small, {{"code", 3}, {"corruption", "gaussian"}, {"corruption_amount", 0.3}}}));
+    kinds.push_back(model(
+        "contractive", "one hidden layer with a penalty on the encoder's Jacobian",
+        autoencoder_options() + std::vector<OptionSpec>{
+            real_option("contractive_lambda", 0.1, "contractive: Jacobian penalty weight", 0)},
+        check_autoencoder,
+        []<class T>(const OptionValues& o, std::size_t in, std::uint64_t seed) -> std::unique_ptr<Model<T>> {
+            return std::make_unique<ContractiveAutoencoder<T>>(autoencoder_config(o, in, seed), o.real("contractive_lambda"));
+        },
+        {{{"code", 3}, {"contractive_lambda", 0.5}}}));
+    kinds.push_back(model(
+        "stacked", "mirrored deep autoencoder (--layers)",
+        {integer_list_option("layers", {256, 64}, "stacked: hidden sizes from the input side; the last is the code",
+                             1, kMaxLayerSize, kMaxLayers),
+         choice_option("encoder", "sigmoid", "encoder (hidden) activation", encoder_choices()),
+         choice_option("decoder", "linear", "decoder output", {"linear", "sigmoid"}),
+         flag_option("tied", true, "decoder weight is the encoder's transpose (the default), or its own matrix", "untied")},
+        nullptr,
+        []<class T>(const OptionValues& o, std::size_t in, std::uint64_t seed) -> std::unique_ptr<Model<T>> {
+            std::vector<std::size_t> sizes{in};
+            for (std::size_t s : o.integers("layers")) sizes.push_back(s);
+            return std::make_unique<StackedAutoencoder<T>>(sizes, parse_activation(o.text("encoder")), o.flag("tied"),
+                                                           o.text("decoder") == "sigmoid", seed);
+        },
+        {{{"layers", {4, 2}}, {"decoder", "sigmoid"}}}));
+    ModelKind pca;
+    pca.name = "pca";
+    pca.summary = "the linear baseline: principal components, fitted in closed form";
+    pca.options = {integer_option("code", 64, "code size (hidden units; PCA: components)", 1, kMaxLayerSize),
+                   choice_option("pca_method", "eigh", "pca: eigendecomposition of the covariance, or SVD of the data",
+                                 {"eigh", "svd"})};
+    kinds.push_back(pca);
+    return kinds;
+}
+
+std::vector<OptimizerKind> make_optimizer_kinds() {
+    const OptionSpec momentum = unit_interval_option("momentum", 0.9, "momentum/nesterov: momentum", true);
+    const OptionSpec eps = positive_option("eps", 1e-8, "adam/rmsprop: epsilon");
+    auto lr = [](double default_value) { return positive_option("lr", default_value, "learning rate"); };
+    std::vector<OptimizerKind> kinds;
+    kinds.push_back(optimizer("sgd", "plain stochastic gradient descent", {lr(0.1)},
+                              []<class T>(const OptionValues& o, std::vector<Parameter<T>*> p) -> std::unique_ptr<Optimizer<T>> {
+                                  return std::make_unique<SGD<T>>(std::move(p), o.real("lr"));
+                              }));
+    kinds.push_back(optimizer("momentum", "SGD with heavy-ball momentum", {lr(0.01), momentum},
+                              []<class T>(const OptionValues& o, std::vector<Parameter<T>*> p) -> std::unique_ptr<Optimizer<T>> {
+                                  return std::make_unique<SGD<T>>(std::move(p), o.real("lr"), o.real("momentum"), false);
+                              }));
+    kinds.push_back(optimizer("nesterov", "SGD with Nesterov momentum", {lr(0.01), momentum},
+                              []<class T>(const OptionValues& o, std::vector<Parameter<T>*> p) -> std::unique_ptr<Optimizer<T>> {
+                                  return std::make_unique<SGD<T>>(std::move(p), o.real("lr"), o.real("momentum"), true);
+                              }));
+    kinds.push_back(optimizer("rmsprop", "RMSProp",
+                              {lr(1e-3), unit_interval_option("rmsprop_rho", 0.9, "rmsprop: decay of the squared-gradient average", true), eps},
+                              []<class T>(const OptionValues& o, std::vector<Parameter<T>*> p) -> std::unique_ptr<Optimizer<T>> {
+                                  return std::make_unique<RMSProp<T>>(std::move(p), o.real("lr"), o.real("rmsprop_rho"), o.real("eps"));
+                              }));
+    kinds.push_back(optimizer("adam", "Adam with bias correction",
+                              {lr(1e-3), unit_interval_option("beta1", 0.9, "adam: first-moment decay", true),
+                               unit_interval_option("beta2", 0.999, "adam: second-moment decay", true), eps},
+                              []<class T>(const OptionValues& o, std::vector<Parameter<T>*> p) -> std::unique_ptr<Optimizer<T>> {
+                                  return std::make_unique<Adam<T>>(std::move(p), o.real("lr"), o.real("beta1"), o.real("beta2"),
+                                                                   o.real("eps"));
+                              }));
+    return kinds;
+}
+
+}  // namespace
+
+std::vector<std::string> activation_names() {
+    std::vector<std::string> out;
+    for (Activation a : {Activation::identity, Activation::sigmoid, Activation::tanh, Activation::relu, Activation::softplus})
+        out.push_back(name(a));
+    return out;
+}
+
+namespace {
+
+template <class Kind>
+const Kind& find(const std::vector<Kind>& kinds, const std::string& name, const char* what) {
+    for (const Kind& k : kinds)
+        if (k.name == name) return k;
+    std::string known;
+    for (const Kind& k : kinds) known += (known.empty() ? "" : "|") + k.name;
+    throw UsageError("unknown " + std::string(what) + " '" + name + "' (expected " + known + ")");
+}
+
+template <class Kind>
+std::vector<std::string> names(const std::vector<Kind>& kinds) {
+    std::vector<std::string> out;
+    for (const Kind& k : kinds) out.push_back(k.name);
+    return out;
+}
+
+}  // namespace
+
+const std::vector<ModelKind>& model_kinds() {
+    static const std::vector<ModelKind> kinds = make_model_kinds();
+    return kinds;
+}
+const std::vector<OptimizerKind>& optimizer_kinds() {
+    static const std::vector<OptimizerKind> kinds = make_optimizer_kinds();
+    return kinds;
+}
+const ModelKind& model_kind(const std::string& name) { return find(model_kinds(), name, "model kind"); }
+const OptimizerKind& optimizer_kind(const std::string& name) { return find(optimizer_kinds(), name, "optimizer"); }
+std::vector<std::string> model_kind_names() { return names(model_kinds()); }
+std::vector<std::string> optimizer_kind_names() { return names(optimizer_kinds()); }
+
+template <class T>
+std::unique_ptr<models::Model<T>> make_model(const ModelKind& kind, const OptionValues& options, std::size_t input,
+                                             std::uint64_t seed) {
+    if (!kind.trainable()) throw UsageError("model kind '" + kind.name + "' is not trained by gradient descent");
+    try {
+        return kind.factory<T>()(options, input, seed);
+    } catch (const std::invalid_argument& e) {  // the models check their own settings
+        throw UsageError(e.what());
+    }
+}
+
+template <class T>
+std::unique_ptr<Optimizer<T>> make_optimizer(const OptimizerKind& kind, const OptionValues& options,
+                                             std::vector<Parameter<T>*> parameters) {
+    return kind.factory<T>()(options, std::move(parameters));
+}
+
+// Distinct odd constants keep the three streams (initialisation, shuffling, noise) apart even
+// though they all come from one --seed.
+std::uint64_t noise_seed(std::uint64_t seed) { return seed * 0x9E3779B97F4A7C15ull + 0x632BE59BD9B4E019ull; }
+std::uint64_t shuffle_seed(std::uint64_t seed) { return seed * 0xBF58476D1CE4E5B9ull + 0x94D049BB133111EBull; }
+
+template std::unique_ptr<models::Model<float>> make_model<float>(const ModelKind&, const OptionValues&, std::size_t, std::uint64_t);
+template std::unique_ptr<models::Model<double>> make_model<double>(const ModelKind&, const OptionValues&, std::size_t, std::uint64_t);
+template std::unique_ptr<Optimizer<float>> make_optimizer<float>(const OptimizerKind&, const OptionValues&, std::vector<Parameter<float>*>);
+template std::unique_ptr<Optimizer<double>> make_optimizer<double>(const OptimizerKind&, const OptionValues&, std::vector<Parameter<double>*>);
+
+}  // namespace tg::train

@@ -1,0 +1,330 @@
+#include "tapegrad/train/trainer.hpp"
+
+#include "tapegrad/train/checkpoint.hpp"
+#include "tapegrad/train/matrix_utils.hpp"
+#include "tapegrad/train/pictures.hpp"
+#include "tapegrad/train/stop_signal.hpp"
+
+#include <tapegrad/io/errors.hpp>
+#include <tapegrad/random.hpp>
+
+#include <fmt/core.h>
+
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <filesystem>
+#include <numeric>
+
+namespace tg::train {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// A step whose loss is not finite: training cannot continue.
+struct Diverged {
+    std::string what;
+};
+
+}  // namespace
+
+bool has_checkpoint(const std::string& dir) {
+    std::error_code ec;
+    return std::filesystem::is_regular_file(std::filesystem::path(dir) / kCheckpointFile, ec);
+}
+
+template <class T>
+struct Trainer<T>::State {
+    State(models::Model<T>& m, Optimizer<T>& o, const Matrix<T>& tr, const Matrix<T>& te, TrainerOptions opts)
+        : model(m), optimizer(o), train(tr), test(te), options(std::move(opts)) {}
+
+    models::Model<T>& model;
+    Optimizer<T>& optimizer;
+    const Matrix<T>& train;
+    const Matrix<T>& test;
+    TrainerOptions options;
+    std::vector<Parameter<T>*> parameters = model.parameters();
+    const double base_lr = optimizer.learning_rate;
+    Tape<T> tape, eval_tape;
+    Matrix<T> batch;
+    std::vector<std::size_t> order;
+    std::vector<std::uint64_t> batch_ids;
+    std::vector<EpochRecord> history;
+    int epochs_done = 0;
+    std::size_t resume_step = 0, partial_loss_count = 0, session_steps = 0;
+    double partial_loss_sum = 0, partial_seconds = 0;
+    std::string last_checkpoint;
+
+    std::size_t steps_per_epoch() const {
+        const std::size_t rows = train.shape()[0], b = options.batch;
+        return rows / b + (rows % b != 0);
+    }
+
+    void describe() {
+        std::size_t count = 0;
+        for (const Parameter<T>* p : parameters) count += p->value.size();
+        fmt::print("model      {} ({} parameters, {})\n", model.describe(), count, sizeof(T) == 4 ? "float32" : "float64");
+        fmt::print("training   {}lr {:g}{}, batch {}, {} steps per epoch\n", options.summary.empty() ? "" : options.summary + ", ",
+                   base_lr, options.lr_schedule == LrSchedule::cosine ? " (cosine decay)" : "", options.batch, steps_per_epoch());
+        fmt::print("data       {} train x {} test rows of {}\n", train.shape()[0], test.shape()[0], train.shape()[1]);
+        if (epochs_done > 0 || resume_step > 0)
+            fmt::print("resuming   {} after epoch {}, step {}\n", last_checkpoint, epochs_done, resume_step);
+        std::fflush(stdout);
+    }
+
+    TrainResult run() {
+        describe();
+        for (int epoch = epochs_done + 1; epoch <= options.epochs; ++epoch) {
+            TrainResult r = run_epoch(epoch);
+            if (r.status != TrainResult::Status::completed) return r;
+        }
+        if (epochs_done >= options.epochs && resume_step == 0 && session_steps == 0)
+            fmt::print("nothing to train: the run is at epoch {} of --epochs {}\n", epochs_done, options.epochs);
+        return finish();
+    }
+
+    TrainResult run_epoch(int epoch) {
+        const std::size_t n = train.shape()[0], steps = steps_per_epoch();
+        order = tg::random::permutation(n, options.seed, std::uint64_t(epoch));
+        const std::size_t first = std::exchange(resume_step, 0);
+        double loss_sum = std::exchange(partial_loss_sum, 0.0);
+        std::size_t loss_count = std::exchange(partial_loss_count, 0);
+        const double earlier_seconds = std::exchange(partial_seconds, 0.0);
+        Progress progress(options.progress, epoch, options.epochs, steps, first);
+        const auto start = Clock::now();
+        for (std::size_t s = first; s < steps; ++s) {
+            const std::size_t begin = s * options.batch, rows = std::min(options.batch, n - begin);
+            gather(begin, rows);
+            set_learning_rate(std::size_t(epoch - 1) * steps + s, std::size_t(options.epochs) * steps);
+            try {
+                loss_sum += step(epoch);
+            } catch (const Diverged& d) {
+                progress.finish();
+                return diverged(epoch, s, d.what);
+            } catch (const AnomalyError& e) {
+                progress.finish();
+                return diverged(epoch, s, e.what());
+            }
+            ++loss_count;
+            progress.update(s + 1, loss_sum / double(loss_count));
+            if (++session_steps == options.stop_after_steps) std::raise(SIGINT);
+            if (stop_requested() && s + 1 < steps) {
+                progress.finish();
+                save(epoch - 1, s + 1, loss_sum, loss_count, earlier_seconds + seconds_since(start));
+                return stopped(fmt::format("epoch {}, step {}/{}", epoch, s + 1, steps));
+            }
+        }
+        EpochRecord r;
+        r.epoch = epoch;
+        r.seconds = earlier_seconds + seconds_since(start);
+        r.train_loss = loss_sum / double(std::max<std::size_t>(loss_count, 1));
+        progress.finish();
+        const auto eval_start = Clock::now();
+        r.train_mse = reconstruction_mse(train);
+        r.test_mse = reconstruction_mse(test);
+        r.eval_seconds = seconds_since(eval_start);
+        history.push_back(r);
+        epochs_done = epoch;
+        fmt::print("epoch {:>3}/{}  loss {:.6g}  train MSE {:.6g}  test MSE {:.6g}  {} (+{} eval)\n", epoch,
+                   options.epochs, r.train_loss, r.train_mse, r.test_mse, format_duration(r.seconds),
+                   format_duration(r.eval_seconds));
+        std::fflush(stdout);
+        const bool due = options.checkpoint_every > 0 && epoch % options.checkpoint_every == 0;
+        if (due || epoch == options.epochs || stop_requested()) save(epoch, 0, 0.0, 0, 0.0);
+        if (stop_requested() && epoch < options.epochs) return stopped(fmt::format("the end of epoch {}", epoch));
+        return TrainResult{};
+    }
+
+    // One optimisation step on `batch`; returns its loss.
+    double step(int epoch) {
+        tape.clear();
+        optimizer.zero_grad();
+        const Var<T> loss = model.loss(tape, models::Batch<T>(batch, batch_ids, std::uint64_t(epoch)));
+        const double value = double(loss.value()(0, 0));
+        if (!std::isfinite(value)) throw Diverged{fmt::format("the training loss is {}", value)};
+        tape.backward(loss);
+        if (options.clip_grad_norm > 0) clip_grad_norm(parameters, options.clip_grad_norm);
+        optimizer.step();
+        return value;
+    }
+
+    // A function of the global step alone, so a resumed run continues the same schedule.
+    void set_learning_rate(std::size_t step, std::size_t total) {
+        constexpr double pi = 3.14159265358979323846;
+        optimizer.learning_rate = options.lr_schedule == LrSchedule::cosine
+                                      ? base_lr * 0.5 * (1 + std::cos(pi * double(step) / double(total)))
+                                      : base_lr;
+    }
+
+    void gather(std::size_t begin, std::size_t rows) {
+        const std::size_t d = train.shape()[1];
+        ensure_shape(batch, Shape{rows, d});
+        batch_ids.resize(rows);
+        for (std::size_t i = 0; i < rows; ++i) {
+            batch_ids[i] = order[begin + i];
+            const T* src = train.data() + order[begin + i] * d;
+            std::copy(src, src + d, batch.data() + i * d);
+        }
+    }
+
+    double reconstruction_mse(const Matrix<T>& X) {
+        constexpr std::size_t chunk = 1000;
+        const std::size_t n = X.shape()[0];
+        double total = 0;
+        for (std::size_t first = 0; first < n; first += chunk) {
+            const Matrix<T> block = row_block(X, first, std::min(chunk, n - first));
+            eval_tape.clear();
+            total += sum_squared_difference(model.reconstruct(eval_tape, block).value(), block);
+        }
+        return total / double(X.size());
+    }
+
+    Matrix<T> reconstruction(const Matrix<T>& x) {
+        eval_tape.clear();
+        return model.reconstruct(eval_tape, x).value();
+    }
+
+    void save(int done, std::size_t step, double loss_sum, std::size_t loss_count, double seconds) {
+        if (options.out.empty()) return;
+        nlohmann::json meta;
+        meta["config"] = options.config;
+        meta["model"] = model.describe();
+        meta["command_line"] = options.command_line;
+        write_training_state(meta, TrainingState{done, step, loss_sum, loss_count, seconds, history});
+        save_checkpoint<T>(options.out, fmt::format("e{:04}-s{:06}", done, step), std::move(meta), parameters, optimizer);
+        last_checkpoint = fmt::format("{} (epoch {}, step {})", options.out, done, step);
+    }
+
+    TrainResult stopped(const std::string& where) {
+        fmt::print("stopped by signal {} at {}; checkpoint saved in {}\n", stop_requested(), where, last_checkpoint);
+        TrainResult r = summary();
+        r.status = TrainResult::Status::stopped;
+        r.signal = stop_requested();
+        r.message = "stopped at " + where;
+        return r;
+    }
+
+    TrainResult diverged(int epoch, std::size_t step, const std::string& what) {
+        std::fflush(stdout);
+        fmt::print(stderr, "error: training diverged at epoch {}, step {}: {}\n", epoch, step + 1, what);
+        if (last_checkpoint.empty())
+            fmt::print(stderr, "no checkpoint was written before it\n");
+        else
+            fmt::print(stderr, "the last good checkpoint is kept: {}\n", last_checkpoint);
+        fmt::print(stderr, "try a smaller --lr or --clip-grad-norm{}\n",
+                   options.anomaly ? "" : "; --anomaly names the first op that produces NaN or Inf");
+        TrainResult r = summary();
+        r.status = TrainResult::Status::diverged;
+        r.message = what;
+        return r;
+    }
+
+    TrainResult summary() const {
+        TrainResult r;
+        r.epochs_done = epochs_done;
+        if (!history.empty()) {
+            r.train_mse = history.back().train_mse;
+            r.test_mse = history.back().test_mse;
+        }
+        return r;
+    }
+
+    std::vector<std::string> draw_pictures() {
+        std::vector<std::string> pictures;
+        auto attempt = [&](const char* what, auto&& draw) {
+            try {
+                pictures.push_back(draw());
+            } catch (const std::exception& e) {
+                fmt::print(stderr, "warning: could not draw the {}: {}\n", what, e.what());
+            }
+        };
+        const std::size_t h = options.image_rows, w = options.image_cols;
+        if (h > 0 && w > 0) {
+            if (const Matrix<T>* filters = model.filters())
+                attempt("filters", [&] { return draw_filters(options.out, converted<float>(*filters), h, w); });
+            const Matrix<T> originals = row_block(test, 0, std::min(options.pictures, test.shape()[0]));
+            std::vector<Matrix<float>> rows{converted<float>(originals)};
+            // Also what a denoising model was trained to do: clean up a corrupted input.
+            std::vector<std::uint64_t> ids(originals.shape()[0]);
+            std::iota(ids.begin(), ids.end(), std::uint64_t{0});
+            Matrix<T> noisy;
+            if (model.corrupt(models::Batch<T>(originals, ids, 0), noisy)) {
+                rows.push_back(converted<float>(noisy));
+                rows.push_back(converted<float>(reconstruction(noisy)));
+            }
+            rows.push_back(converted<float>(reconstruction(originals)));
+            attempt("reconstructions", [&] { return draw_reconstructions(options.out, rows, h, w); });
+        }
+        attempt("loss curves", [&] { return draw_loss_curves(options.out, history, options.title); });
+        return pictures;
+    }
+
+    TrainResult finish() {
+        TrainResult r = summary();
+        if (history.empty() || options.out.empty()) return r;
+        const std::vector<std::string> pictures = draw_pictures();
+        double seconds = 0;
+        for (const EpochRecord& e : history) seconds += e.seconds;
+        const nlohmann::json metrics{{"model", model.describe()},  {"config", options.config},
+                                     {"epochs", epochs_done},      {"train_mse", r.train_mse},
+                                     {"test_mse", r.test_mse},     {"mean_epoch_seconds", seconds / double(history.size())},
+                                     {"pictures", pictures},       {"command_line", options.command_line}};
+        write_json_file((std::filesystem::path(options.out) / "metrics.json").string(), metrics);
+        fmt::print("final      train MSE {:.6g}  test MSE {:.6g}  ({} per epoch)\n", r.train_mse, r.test_mse,
+                   format_duration(seconds / double(history.size())));
+        fmt::print("checkpoint {}/{}\n", options.out, kCheckpointFile);
+        for (const std::string& p : pictures) fmt::print("picture    {}\n", p);
+        return r;
+    }
+};
+
+template <class T>
+Trainer<T>::Trainer(models::Model<T>& model, Optimizer<T>& optimizer, const Matrix<T>& train, const Matrix<T>& test,
+                    TrainerOptions options)
+    : s_(std::make_unique<State>(model, optimizer, train, test, std::move(options))) {
+    if (s_->options.batch == 0) throw UsageError("Trainer: the batch size must be at least 1");
+    if (train.shape()[0] == 0) throw UsageError("Trainer: the training data has no rows");
+    if (test.shape()[1] != train.shape()[1])
+        throw UsageError("Trainer: training rows have " + std::to_string(train.shape()[1]) + " values but test rows " +
+                         std::to_string(test.shape()[1]));
+    s_->tape.anomaly_mode = s_->eval_tape.anomaly_mode = s_->options.anomaly;
+}
+
+template <class T>
+Trainer<T>::~Trainer() = default;
+
+template <class T>
+void Trainer<T>::resume(const std::string& dir) {
+    const std::string from = dir.empty() ? s_->options.out : dir;
+    restore(read_checkpoint(from), from);
+}
+
+template <class T>
+void Trainer<T>::restore(const nlohmann::json& checkpoint, const std::string& dir) {
+    const std::string where = (std::filesystem::path(dir) / kCheckpointFile).string();
+    restore_checkpoint<T>(dir, checkpoint, s_->parameters, s_->optimizer);
+    TrainingState st = read_training_state(checkpoint, where, s_->steps_per_epoch());
+    s_->epochs_done = st.epochs_done;
+    s_->resume_step = st.step_in_epoch;
+    s_->partial_loss_sum = st.epoch_loss_sum;
+    s_->partial_loss_count = st.epoch_loss_count;
+    s_->partial_seconds = st.epoch_seconds;
+    s_->history = std::move(st.history);
+    s_->last_checkpoint = dir;
+}
+
+template <class T>
+TrainResult Trainer<T>::fit() {
+    return s_->run();
+}
+
+template <class T>
+double Trainer<T>::reconstruction_mse(const Matrix<T>& x) {
+    return s_->reconstruction_mse(x);
+}
+
+template class Trainer<float>;
+template class Trainer<double>;
+
+}  // namespace tg::train
