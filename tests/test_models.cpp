@@ -5,6 +5,9 @@
 
 #include <tapegrad/models/all.hpp>
 #include "tapegrad/io/idx.hpp"
+#include <tapegrad/blas.hpp>
+
+#include <xtensor/xview.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -287,6 +290,43 @@ BOOST_AUTO_TEST_CASE(same_seed_gives_the_same_masks_and_losses) {
         BOOST_TEST(la == lb);
         BOOST_TEST((recorded_input(ta) == recorded_input(tb)));
         BOOST_TEST((recorded_input(ta) != recorded_input(tc)));
+    }
+}
+
+// The corruption of a sample is a function of (seed, epoch, sample id, element): the same
+// sample gets the same noise wherever it sits in a batch, in a batch of any size, whatever the
+// BLAS thread count, and different noise in another epoch.
+BOOST_AUTO_TEST_CASE(a_samples_corruption_does_not_depend_on_its_batch) {
+    const Matrix<float>& all = fashion_slice();
+    for (auto kind : {Corruption::Kind::masking, Corruption::Kind::gaussian}) {
+        DenoisingAutoencoder<float> m(fashion_config(), Corruption{kind, 0.3, 17});
+        constexpr std::size_t B = 12;
+        Matrix<float> x = Matrix<float>::from_shape({B, all.shape()[1]}), reversed = x;
+        std::vector<std::uint64_t> ids(B), reversed_ids(B);
+        for (std::size_t r = 0; r < B; ++r) {
+            ids[r] = 1000 + 7 * r;
+            reversed_ids[B - 1 - r] = ids[r];
+            std::copy(all.data() + r * x.shape()[1], all.data() + (r + 1) * x.shape()[1], x.data() + r * x.shape()[1]);
+            std::copy(all.data() + r * x.shape()[1], all.data() + (r + 1) * x.shape()[1],
+                      reversed.data() + (B - 1 - r) * x.shape()[1]);
+        }
+        Matrix<float> a, b, head, other_epoch, two_threads;
+        BOOST_REQUIRE(m.corrupt(Batch<float>(x, ids, 3), a));
+        m.corrupt(Batch<float>(reversed, reversed_ids, 3), b);
+        const Matrix<float> first5 = xt::view(x, xt::range(0, 5), xt::all());
+        m.corrupt(Batch<float>(first5, std::span<const std::uint64_t>(ids).first(5), 3), head);
+        m.corrupt(Batch<float>(x, ids, 4), other_epoch);
+        tg::blas::set_num_threads(2);
+        m.corrupt(Batch<float>(x, ids, 3), two_threads);
+        tg::blas::set_num_threads(1);
+        const std::size_t d = x.shape()[1];
+        for (std::size_t r = 0; r < B; ++r) {
+            BOOST_TEST(std::equal(a.data() + r * d, a.data() + (r + 1) * d, b.data() + (B - 1 - r) * d), "row " << r);
+            if (r < 5) BOOST_TEST(std::equal(a.data() + r * d, a.data() + (r + 1) * d, head.data() + r * d), "row " << r);
+        }
+        BOOST_TEST((a == two_threads));
+        BOOST_TEST((a != other_epoch));
+        BOOST_TEST((a != x));
     }
 }
 

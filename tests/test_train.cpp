@@ -325,6 +325,40 @@ BOOST_AUTO_TEST_CASE(hostile_checkpoints_are_refused_with_a_message) {
     }
 }
 
+// The README's example: a model defined in the example file, trained by the library's Trainer.
+// One epoch, then a second run in the same directory resumes it; the result must equal two
+// epochs in one go, bit for bit.
+BOOST_AUTO_TEST_CASE(user_defined_model_example_resumes_exactly) {
+    BOOST_REQUIRE_MESSAGE(have_fashion_mnist(), "the example trains on dataset-fashion-mnist, which is not installed");
+    TempDir tmp;
+    auto run = [&](const std::string& dir, int epochs) {
+        const std::string command = std::string(TAPEGRAD_EXAMPLE_BINARY) + " " + (tmp / dir) + " " + std::to_string(epochs) +
+                                    " 1500 > '" + (tmp / "example.txt") + "' 2>&1";
+        const int status = std::system(command.c_str());
+        BOOST_TEST_MESSAGE(read_bytes(tmp.dir / "example.txt"));
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    };
+    BOOST_REQUIRE_EQUAL(run("straight", 2), 0);
+    BOOST_REQUIRE_EQUAL(run("split", 1), 0);
+    BOOST_REQUIRE_EQUAL(run("split", 2), 0);
+    BOOST_TEST(read_bytes(tmp.dir / "example.txt").find("resuming") != std::string::npos);
+    require_same_checkpoint(tmp.dir / "straight", tmp.dir / "split");
+    for (const char* picture : {"filters.png", "reconstructions.png", "loss.png"})
+        BOOST_TEST(fs::file_size(tmp.dir / "split" / picture) > 0);
+}
+
+// Version 1 checkpoints kept std::mt19937_64 states; they cannot be continued exactly by the
+// counter-based noise, and say so.
+BOOST_AUTO_TEST_CASE(old_format_checkpoints_are_refused_with_a_reason) {
+    TempDir tmp;
+    fs::create_directories(tmp.dir / "old");
+    std::ofstream(tmp.dir / "old" / "checkpoint.json") << R"({"format": "tapegrad-train-checkpoint", "version": 1})";
+    const Run r = run_train("--resume " + (tmp / "old"), tmp);
+    BOOST_TEST(r.code == 3);
+    BOOST_TEST(r.output.find("version 1 comes from an older tapegrad") != std::string::npos, r.output);
+    BOOST_TEST(r.output.find("cannot continue that run exactly") != std::string::npos, r.output);
+}
+
 BOOST_AUTO_TEST_CASE(divergence_exits_with_4_and_keeps_the_checkpoint) {
     TempDir tmp;
     write_synthetic(tmp);

@@ -11,14 +11,14 @@ namespace tg::train {
 struct Data {
     tg::Matrix<float> train, test;  // rows are examples
     std::size_t image_rows = 0, image_cols = 0;  // 0 when the rows are not square images
-    std::string description;
+    std::string description{};
 };
 
 /// Where the data comes from: Fashion-MNIST's IDX files (in `data_dir`, default the Debian
 /// package's directory) or a pair of .npy files.
 struct DataSource {
-    std::string data_dir;
-    std::string train_npy, test_npy;  ///< used instead of IDX when set
+    std::string data_dir{};
+    std::string train_npy{}, test_npy{};  ///< used instead of IDX when set
     std::size_t limit = 0;            ///< first N training rows only (0: all)
     std::size_t test_limit = 0;       ///< first N test rows only (0: all)
     bool unit_range = false;          ///< values must lie in [0, 1] (a cross-entropy loss)

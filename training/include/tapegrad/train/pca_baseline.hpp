@@ -11,10 +11,10 @@ namespace tg::train {
 struct PcaBaselineOptions {
     std::size_t code = 64;
     PcaMethod method = PcaMethod::covariance_eigh;
-    std::string out;            ///< pca-mean.npy, pca-components.npy, metrics.json, pictures
+    std::string out{};            ///< pca-mean.npy, pca-components.npy, metrics.json, pictures
     std::size_t pictures = 16;
-    nlohmann::json config;      ///< kept in metrics.json
-    std::string command_line;
+    nlohmann::json config{};      ///< kept in metrics.json
+    std::string command_line{};
 };
 
 /// Fits and evaluates in precision T (the data is taken over). Stops (status stopped) when a

@@ -34,23 +34,23 @@ struct TrainerOptions {
     std::uint64_t seed = 1;  ///< shuffling: epoch e visits the rows in permutation(n, seed, e)
     LrSchedule lr_schedule = LrSchedule::constant;  ///< cosine: the optimizer's rate -> 0 over all epochs
     double clip_grad_norm = 0;                      ///< 0: off
-    std::string out;            ///< checkpoints, metrics.json, pictures; empty: write nothing
+    std::string out{};            ///< checkpoints, metrics.json, pictures; empty: write nothing
     int checkpoint_every = 1;   ///< epochs; 0: only at the end (and on a stop)
     bool anomaly = false;       ///< name the first op that produces NaN/Inf (slower)
     ProgressMode progress = ProgressMode::lines;
     std::size_t pictures = 16;  ///< test images in reconstructions.png
     std::size_t image_rows = 0, image_cols = 0;  ///< rows are images of this size (0: no pictures of rows)
     std::size_t stop_after_steps = 0;            ///< testing: raise SIGINT after this many steps
-    nlohmann::json config;      ///< the caller's description of the run, kept in checkpoints and metrics
-    std::string command_line;   ///< for the record
+    nlohmann::json config{};      ///< the caller's description of the run, kept in checkpoints and metrics
+    std::string command_line{};   ///< for the record
     std::string title = "model";  ///< the loss picture's title
-    std::string summary;          ///< printed before the learning rate (e.g. "adam, seed 1")
+    std::string summary{};          ///< printed before the learning rate (e.g. "adam, seed 1")
 };
 
 struct TrainResult {
     enum class Status { completed, stopped, diverged } status = Status::completed;
     int signal = 0;             ///< stopped: the signal number
-    std::string message;        ///< stopped / diverged: what happened
+    std::string message{};        ///< stopped / diverged: what happened
     int epochs_done = 0;
     double train_mse = 0, test_mse = 0;  ///< after the last epoch
 };
@@ -65,6 +65,9 @@ public:
     /// optimizer's learning_rate is the base rate of the schedule.
     Trainer(models::Model<T>& model, Optimizer<T>& optimizer, const Matrix<T>& train, const Matrix<T>& test,
             TrainerOptions options);
+    // The data must outlive the trainer: temporaries are refused at compile time.
+    Trainer(models::Model<T>&, Optimizer<T>&, Matrix<T>&&, const Matrix<T>&, TrainerOptions) = delete;
+    Trainer(models::Model<T>&, Optimizer<T>&, const Matrix<T>&, Matrix<T>&&, TrainerOptions) = delete;
     ~Trainer();
 
     /// Continues the run whose checkpoint is in `dir` (default: options.out): parameters,
