@@ -9,7 +9,7 @@ BUILD_DIR="${BUILD_DIR:-build}"
 OUT=out/main-job
 
 if ! dpkg -s g++ cmake libxtensor-dev libxtensor-blas-dev libopenblas-dev libcli11-dev libfmt-dev \
-     nlohmann-json3-dev libpng-dev libboost-test-dev gnuplot-nox dataset-fashion-mnist >/dev/null 2>&1; then
+     nlohmann-json3-dev libpng-dev libboost-test-dev gnuplot-nox dataset-fashion-mnist librandom123-dev >/dev/null 2>&1; then
   bash scripts/install-deps.sh
 fi
 cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >/dev/null

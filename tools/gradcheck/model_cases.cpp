@@ -29,7 +29,7 @@ std::vector<nlohmann::json> expand(const train::ModelKind& kind, const nlohmann:
     std::vector<nlohmann::json> out{variant};
     if (declares(kind, "encoder")) {
         std::vector<nlohmann::json> next;
-        for (const std::string& a : train::activation_names())
+        for (const std::string& a : tg::activation_names())
             for (nlohmann::json v : out) {
                 v["encoder"] = a;
                 next.push_back(v);

@@ -43,7 +43,7 @@ OptimizerKind optimizer(std::string name, std::string summary, std::vector<Optio
 
 // --encoder accepts every activation, and "linear" for the identity.
 std::vector<std::string> encoder_choices() {
-    std::vector<std::string> c = activation_names();
+    std::vector<std::string> c = tg::activation_names();
     c.push_back("linear");
     return c;
 }
@@ -189,17 +189,6 @@ std::vector<OptimizerKind> make_optimizer_kinds() {
                               }));
     return kinds;
 }
-
-}  // namespace
-
-std::vector<std::string> activation_names() {
-    std::vector<std::string> out;
-    for (Activation a : {Activation::identity, Activation::sigmoid, Activation::tanh, Activation::relu, Activation::softplus})
-        out.push_back(name(a));
-    return out;
-}
-
-namespace {
 
 template <class Kind>
 const Kind& find(const std::vector<Kind>& kinds, const std::string& name, const char* what) {

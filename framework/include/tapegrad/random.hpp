@@ -25,12 +25,14 @@
 //              counter holds e / 4 (four neighbouring elements share a call).
 //   masking    out(r, j) = 0 if w < round(p 2^32) (so p = 1 drops all, p = 0 none), else x(r, j).
 //   gaussian   elements 4b and 4b+1 come from the pair (w0, w1), 4b+2 and 4b+3 from (w2, w3):
-//                u1 = ((wa >> 8) + 1) 2^-24  in (0, 1]      (wa = w0 or w2)
-//                u2 = (wb >> 8) 2^-24        in [0, 1)      (wb = w1 or w3)
+//                u1 = ((wa >> 8) + 1) 2^-24  in (0, 1]      (wa = w0 or w2: the radius)
+//                u2 = (wb >> 8) 2^-24        in [0, 1)      (wb = w1 or w3: the angle)
 //                r = sqrt(-2 ln u1),  t = 2 pi u2 - pi/4
-//                z(4b or 4b+2) = r cos t,  z(4b+1 or 4b+3) = r sin t   (float; the top two bits of
-//                wb pick the quadrant of t exactly, sin and cos are taken of t's remainder)
-//              out(r, j) = fma(sigma, z, x(r, j)) in T.
+//                z(4b or 4b+2) = r cos t,  z(4b+1 or 4b+3) = r sin t
+//              in float, as: q = wb >> 30 (the quadrant, exact), phi = fma(float((wb >> 8) mod 2^22),
+//              float(pi/2 2^-22), float(-pi/4)), (s, c) = xsimd::sincos(phi), (cos t, sin t) =
+//              (c, s) turned by q quarter turns, r = xsimd::sqrt(-2 xsimd::log(u1));
+//              out(r, j) = fma(T(sigma), T(z), x(r, j)) in T.
 //   shuffle    a = 0, 1, ..., n-1; for i = n-1 down to 1: j = draw(i + 1, i); swap(a[i], a[j]).
 //              draw(m, i) (Lemire's unbiased bounded draw): w = the word of element i with
 //              index 0; p = w m (64-bit); while (p mod 2^32) < (2^32 - m) mod m, redraw with
@@ -42,12 +44,14 @@
 // ---------------------------------------------------------------------------------------------
 //
 // Speed: Philox needs 20 32x32->64-bit multiplies per call. GCC 12 vectorizes the plain
-// uint64 formulation with vpmullq (a full 64-bit multiply) plus masking, 25-33 us for a
-// 64 x 784 mask here; the AVX-512 kernel below keeps every 32-bit word in a 64-bit lane so
-// that vpmuludq multiplies, one shift and one three-way xor (vpternlogq) make a round, the
-// high halves left as garbage the next vpmuludq ignores: 15 us. Several independent sets of 8
-// counters are interleaved to hide the multiply latency. Other targets take the portable loop
-// (same results bit for bit; tests/test_noise.cpp checks both against Random123).
+// uint64 formulation with vpmullq (a full 64-bit multiply) plus masking: 25-33 us for a
+// 64 x 784 mask on the 2-core AVX-512 machine. The AVX-512 kernel below keeps every 32-bit word
+// in a 64-bit lane so that one vpmuludq, one shift and one three-way xor (vpternlogq) per word
+// pair make a round, the high halves left as garbage the next vpmuludq ignores; four independent
+// sets of 8 counters are interleaved to hide the multiply latency: 13 us, about 3.5 % of a tied
+// 784x64x64 training step. Gaussian noise adds xsimd's log, sqrt and sincos per pair: about
+// 40 us, 10 % of that step (benchmarks/bench_noise.cpp). Other targets take the portable loop
+// (same words bit for bit; tests/test_noise.cpp checks both kernels against Random123).
 //
 // Rows are independent: the `r0, r1` overloads process rows [r0, r1) of an `out` that already
 // has x's shape, so callers may split a batch over threads.
@@ -290,32 +294,57 @@ inline void for_each_chunk(std::size_t n, std::uint32_t c1, std::uint32_t c2, st
     use(j, rest);
 }
 
-// Standard normals for `n` Box-Muller pairs (n a multiple of the batch size): wa gives the
-// radius, wb the angle (see the layout above). The angle's top two bits pick the quadrant, so
-// sincos only ever sees |phi| <= pi/4 (xsimd's fast path, no argument reduction):
-//   t = 2 pi u2 - pi/4 = q pi/2 + phi,  q = wb >> 30,  phi = (((wb >> 8) mod 2^22) 2^-22 - 1/2) pi/2
+// Standard normals for Box-Muller pairs: a gives the radius, b the angle (see the layout). The
+// angle's top two bits pick the quadrant, so sincos only ever sees |phi| <= pi/4 (xsimd's fast
+// path, no argument reduction):
+//   t = 2 pi u2 - pi/4 = q pi/2 + phi,  q = b >> 30,  phi = (((b >> 8) mod 2^22) 2^-22 - 1/2) pi/2
 //   (cos t, sin t) = (c, s) rotated by q quarter turns (c, s = cos phi, sin phi).
-// `flatten`: left to itself GCC 12 calls xsimd's sincos out of line (spilling every operand
-// and clearing the upper registers around the call), which made this loop 35 % slower.
-[[gnu::flatten]] inline void box_muller(const std::uint32_t* wa, const std::uint32_t* wb, float* zc, float* zs, std::size_t n) {
+struct NormalPairs {
     using F = xsimd::batch<float>;
     using U = xsimd::batch<std::uint32_t>;
     using I = xsimd::batch<std::int32_t>;
-    const F unit(0x1p-24f), minus_two(-2.0f), quarter_step(float(1.5707963267948966 * 0x1p-22)),
-        minus_pi_4(float(-0.7853981633974483));
-    const U sign(0x80000000u), low22(0x3fffffu);
-    for (std::size_t k = 0; k < n; k += F::size) {
-        const U a = U::load_unaligned(wa + k), b = U::load_unaligned(wb + k);
-        const F u1 = (xsimd::to_float(xsimd::bitwise_cast<I>(a >> 8)) + F(1.0f)) * unit;  // (0, 1]: log never sees 0
-        const F phi = xsimd::fma(xsimd::to_float(xsimd::bitwise_cast<I>((b >> 8) & low22)), quarter_step, minus_pi_4);
-        const F r = xsimd::sqrt(minus_two * xsimd::log(u1));
-        const auto [s, c] = xsimd::sincos(phi);
-        const U b1 = b << 1;
+    F u1, phi;
+    U b;
+    static NormalPairs start(const std::uint32_t* wa, const std::uint32_t* wb) {
+        const U a = U::load_unaligned(wa), b = U::load_unaligned(wb);
+        const F u1 = (xsimd::to_float(xsimd::bitwise_cast<I>(a >> 8)) + F(1.0f)) * F(0x1p-24f);  // (0, 1]
+        const F phi = xsimd::fma(xsimd::to_float(xsimd::bitwise_cast<I>((b >> 8) & U(0x3fffffu))),
+                                 F(float(1.5707963267948966 * 0x1p-22)), F(float(-0.7853981633974483)));
+        return {u1, phi, b};
+    }
+    // r = sqrt(-2 ln u1) (ln_u1 = ln u1), (s, c) = sincos(phi): write r cos t and r sin t.
+    void finish(F ln_u1, F s, F c, float* zc, float* zs) const {
+        const F r = xsimd::sqrt(F(-2.0f) * ln_u1);
+        const U b1 = b << 1, sign(0x80000000u);
         const auto odd = xsimd::bool_cast(xsimd::bitwise_cast<I>(b1) < I(0));  // q = 1 or 3: swap
         const F cos_sign = xsimd::bitwise_cast<F>((b ^ b1) & sign);          // q = 1 or 2: cos < 0
         const F sin_sign = xsimd::bitwise_cast<F>(b & sign);                 // q = 2 or 3: sin < 0
-        (r * (xsimd::select(odd, s, c) ^ cos_sign)).store_unaligned(zc + k);
-        (r * (xsimd::select(odd, c, s) ^ sin_sign)).store_unaligned(zs + k);
+        (r * (xsimd::select(odd, s, c) ^ cos_sign)).store_unaligned(zc);
+        (r * (xsimd::select(odd, c, s) ^ sin_sign)).store_unaligned(zs);
+    }
+};
+
+// n pairs (a multiple of the float batch size) from the words wa (radius) and wb (angle), two
+// batches at a time with their log and sincos side by side (xsimd's branches keep GCC from
+// interleaving the two otherwise; 15 % faster here). `flatten`: left to itself GCC 12 calls
+// xsimd's sincos out of line (spilling every operand and clearing the upper registers around
+// the call), 35 % slower.
+[[gnu::flatten]] inline void box_muller(const std::uint32_t* wa, const std::uint32_t* wb, float* zc, float* zs,
+                                        std::size_t n) {
+    constexpr std::size_t w = NormalPairs::F::size;
+    std::size_t k = 0;
+    for (; k + 2 * w <= n; k += 2 * w) {
+        const NormalPairs p = NormalPairs::start(wa + k, wb + k), q = NormalPairs::start(wa + k + w, wb + k + w);
+        const NormalPairs::F lp = xsimd::log(p.u1), lq = xsimd::log(q.u1);
+        const auto [sp, cp] = xsimd::sincos(p.phi);
+        const auto [sq, cq] = xsimd::sincos(q.phi);
+        p.finish(lp, sp, cp, zc + k, zs + k);
+        q.finish(lq, sq, cq, zc + k + w, zs + k + w);
+    }
+    for (; k < n; k += w) {
+        const NormalPairs p = NormalPairs::start(wa + k, wb + k);
+        const auto [s, c] = xsimd::sincos(p.phi);
+        p.finish(xsimd::log(p.u1), s, c, zc + k, zs + k);
     }
 }
 

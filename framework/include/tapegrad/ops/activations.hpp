@@ -5,7 +5,9 @@
 #include "tapegrad/ops/elementwise.hpp"
 
 #include <stdexcept>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace tg {
 
@@ -95,51 +97,62 @@ Var<T> identity_derivative(Var<T> z) {
 }
 
 /// The encoder activations a model can choose, and their derivative ops.
+/// The encoder activations a model can choose. Each is declared once, by a row of
+/// activation_table below (the enum only names the rows, in the same order): names for the
+/// command line and configs, the op, and its derivative op all come from that row.
 enum class Activation { identity, sigmoid, tanh, relu, softplus };
 
+template <class T>
+struct ActivationEntry {
+    Activation id;
+    const char* name;
+    Var<T> (*apply)(Var<T>);
+    Var<T> (*derivative)(Var<T>);  ///< f'(z) as an op (for Jacobian penalties)
+};
+
+namespace detail {
+template <class T> Var<T> identity(Var<T> z) { return z; }
+}  // namespace detail
+
+template <class T>
+inline const ActivationEntry<T> activation_table[] = {
+    {Activation::identity, "identity", detail::identity<T>, identity_derivative<T>},
+    {Activation::sigmoid, "sigmoid", sigmoid<T>, sigmoid_derivative<T>},
+    {Activation::tanh, "tanh", tanh<T>, tanh_derivative<T>},
+    {Activation::relu, "relu", relu<T>, relu_derivative<T>},
+    {Activation::softplus, "softplus", softplus<T>, softplus_derivative<T>},
+};
+
+template <class T>
+const ActivationEntry<T>& activation_entry(Activation a) {
+    const ActivationEntry<T>& e = activation_table<T>[static_cast<std::size_t>(a)];
+    if (e.id != a) throw std::logic_error("activation_table rows are not in the order of enum Activation");
+    return e;
+}
+
+/// Every activation's name, in table order.
+inline std::vector<std::string> activation_names() {
+    std::vector<std::string> out;
+    for (const ActivationEntry<float>& e : activation_table<float>) out.push_back(e.name);
+    return out;
+}
+
+inline const char* name(Activation a) { return activation_entry<float>(a).name; }
+
+/// By name; "linear" is the identity's other name.
 inline Activation parse_activation(std::string_view name) {
-    if (name == "identity" || name == "linear") return Activation::identity;
-    if (name == "sigmoid") return Activation::sigmoid;
-    if (name == "tanh") return Activation::tanh;
-    if (name == "relu") return Activation::relu;
-    if (name == "softplus") return Activation::softplus;
-    throw std::invalid_argument("unknown activation '" + std::string(name) +
-                                "' (expected identity|linear|sigmoid|tanh|relu|softplus)");
-}
-
-inline const char* name(Activation a) {
-    switch (a) {
-        case Activation::identity: return "identity";
-        case Activation::sigmoid: return "sigmoid";
-        case Activation::tanh: return "tanh";
-        case Activation::relu: return "relu";
-        case Activation::softplus: return "softplus";
-    }
-    return "?";
+    if (name == "linear") return Activation::identity;
+    for (const ActivationEntry<float>& e : activation_table<float>)
+        if (name == e.name) return e.id;
+    std::string known = "linear";
+    for (const std::string& n : activation_names()) known += "|" + n;
+    throw std::invalid_argument("unknown activation '" + std::string(name) + "' (expected " + known + ")");
 }
 
 template <class T>
-Var<T> activate(Activation a, Var<T> z) {
-    switch (a) {
-        case Activation::identity: return z;
-        case Activation::sigmoid: return sigmoid(z);
-        case Activation::tanh: return tanh(z);
-        case Activation::relu: return relu(z);
-        case Activation::softplus: return softplus(z);
-    }
-    return z;
-}
+Var<T> activate(Activation a, Var<T> z) { return activation_entry<T>(a).apply(z); }
 
 template <class T>
-Var<T> activation_derivative(Activation a, Var<T> z) {
-    switch (a) {
-        case Activation::identity: return identity_derivative(z);
-        case Activation::sigmoid: return sigmoid_derivative(z);
-        case Activation::tanh: return tanh_derivative(z);
-        case Activation::relu: return relu_derivative(z);
-        case Activation::softplus: return softplus_derivative(z);
-    }
-    return z;
-}
+Var<T> activation_derivative(Activation a, Var<T> z) { return activation_entry<T>(a).derivative(z); }
 
 }  // namespace tg

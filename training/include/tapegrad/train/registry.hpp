@@ -73,9 +73,6 @@ template <class T>
 std::unique_ptr<Optimizer<T>> make_optimizer(const OptimizerKind& kind, const OptionValues& options,
                                              std::vector<Parameter<T>*> parameters);
 
-/// Every encoder activation by name.
-std::vector<std::string> activation_names();
-
 /// Distinct streams from one run seed: initialisation uses the seed itself.
 std::uint64_t noise_seed(std::uint64_t seed);
 std::uint64_t shuffle_seed(std::uint64_t seed);
