@@ -148,6 +148,16 @@ std::vector<ModelKind> make_model_kinds() {
                                                            o.text("decoder") == "sigmoid", seed);
         },
         {{{"layers", {4, 2}}, {"decoder", "sigmoid"}}}));
+    kinds.push_back(model(
+        "linear", "Kunin et al.'s linear autoencoder, no biases, \"sum\" L2 penalty (docs/studies.md)",
+        {integer_option("code", 64, "code size (hidden units; PCA: components)", 1, kMaxLayerSize),
+         real_option("lambda", 0, "linear: weight of the sum of both weights' squared norms", 0)},
+        nullptr,
+        []<class T>(const OptionValues& o, std::size_t in, std::uint64_t seed) -> std::unique_ptr<Model<T>> {
+            return std::make_unique<LinearAutoencoder<T>>(
+                LinearAutoencoderConfig{.input = in, .code = o.integer("code"), .lambda = o.real("lambda"), .seed = seed});
+        },
+        {{{"code", 3}, {"lambda", 0.01}}}));
     ModelKind pca;
     pca.name = "pca";
     pca.summary = "the linear baseline: principal components, fitted in closed form";
