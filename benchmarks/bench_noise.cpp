@@ -22,7 +22,10 @@
 #include <numeric>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include <unistd.h>
 
 namespace {
 using namespace tg;
@@ -163,15 +166,27 @@ void permutation_mt19937(benchmark::State& state) {
     state.SetItemsProcessed(std::int64_t(state.iterations() * N));
 }
 
-// The usual console output, then every row's median real time over the repetitions and its
-// ratio to the training step's.
+// The usual console output, then every row's median real and CPU time (over the repetitions;
+// with --benchmark_report_aggregates_only the medians Google Benchmark computed) and its ratio
+// to the training step's.
 class RatioReporter : public benchmark::ConsoleReporter {
 public:
+    // Colours only on a terminal (a custom reporter does not see --benchmark_color).
+    RatioReporter() : ConsoleReporter(isatty(fileno(stdout)) ? OO_Defaults : OO_Tabular) {}
+
     void ReportRuns(const std::vector<Run>& runs) override {
         ConsoleReporter::ReportRuns(runs);
-        for (const Run& r : runs)
-            if (r.run_type == Run::RT_Iteration && !r.error_occurred)
-                us_[r.run_name.function_name].push_back(r.GetAdjustedRealTime());
+        for (const Run& r : runs) {
+            if (r.error_occurred) continue;
+            Times& t = times_[r.run_name.function_name];
+            if (r.run_type == Run::RT_Iteration) {
+                t.real.push_back(r.GetAdjustedRealTime());
+                t.cpu.push_back(r.GetAdjustedCPUTime());
+            } else if (r.aggregate_name == "median") {
+                t.median_real = r.GetAdjustedRealTime();
+                t.median_cpu = r.GetAdjustedCPUTime();
+            }
+        }
     }
     void Finalize() override {
         ConsoleReporter::Finalize();
@@ -179,17 +194,23 @@ public:
             std::sort(v.begin(), v.end());
             return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
         };
-        const auto step_it = us_.find(step_name);
-        const double step = step_it == us_.end() ? NAN : median(step_it->second);
+        auto medians = [&](const Times& t) {
+            return t.real.empty() ? std::pair{t.median_real, t.median_cpu} : std::pair{median(t.real), median(t.cpu)};
+        };
+        const auto step_it = times_.find(step_name);
+        const auto [step_real, step_cpu] =
+            step_it == times_.end() ? std::pair{double(NAN), double(NAN)} : medians(step_it->second);
         std::FILE* out = stdout;
-        std::fprintf(out, "\n%-44s %12s %12s\n", "median real time", "us", "/ step");
+        std::fprintf(out, "\n%-44s %10s %8s %10s %8s\n", "median (us)", "real", "/ step", "cpu", "/ step");
         for (const char* name : order) {
-            const auto it = us_.find(name);
-            if (it == us_.end()) continue;
-            const double t = median(it->second);
-            std::fprintf(out, "%-44s %12.2f %11.1f%%\n", name, t, 100 * t / step);
+            const auto it = times_.find(name);
+            if (it == times_.end()) continue;
+            const auto [real, cpu] = medians(it->second);
+            std::fprintf(out, "%-44s %10.2f %7.1f%% %10.2f %7.1f%%\n", name, real, 100 * real / step_real, cpu,
+                         100 * cpu / step_cpu);
         }
-        std::fprintf(out, "(goal: each 64 x %zu corruption row at most 5%% of the step)\n", D);
+        std::fprintf(out, "(goal: each 64 x %zu noise row at most 5%% of the step)\n", D);
+        std::fflush(out);
     }
 
     static constexpr const char* step_name = "step/tied_784x64x64/float";
@@ -199,7 +220,11 @@ public:
         "shuffle/permutation_60000/philox", "shuffle/permutation_60000/mt19937_64_before"};
 
 private:
-    std::map<std::string, std::vector<double>> us_;
+    struct Times {
+        std::vector<double> real, cpu;
+        double median_real = NAN, median_cpu = NAN;
+    };
+    std::map<std::string, Times> times_;
 };
 
 }  // namespace

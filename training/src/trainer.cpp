@@ -56,6 +56,12 @@ struct Trainer<T>::State {
     double partial_loss_sum = 0, partial_seconds = 0;
     std::string last_checkpoint;
 
+    // Progress and summaries on stdout, unless the caller asked for silence.
+    template <class... Args>
+    void say(fmt::format_string<Args...> format, Args&&... args) {
+        if (options.verbose) fmt::print(format, std::forward<Args>(args)...);
+    }
+
     std::size_t steps_per_epoch() const {
         const std::size_t rows = train.shape()[0], b = options.batch;
         return rows / b + (rows % b != 0);
@@ -64,12 +70,12 @@ struct Trainer<T>::State {
     void describe() {
         std::size_t count = 0;
         for (const Parameter<T>* p : parameters) count += p->value.size();
-        fmt::print("model      {} ({} parameters, {})\n", model.describe(), count, sizeof(T) == 4 ? "float32" : "float64");
-        fmt::print("training   {}lr {:g}{}, batch {}, {} steps per epoch\n", options.summary.empty() ? "" : options.summary + ", ",
+        say("model      {} ({} parameters, {})\n", model.describe(), count, sizeof(T) == 4 ? "float32" : "float64");
+        say("training   {}lr {:g}{}, batch {}, {} steps per epoch\n", options.summary.empty() ? "" : options.summary + ", ",
                    base_lr, options.lr_schedule == LrSchedule::cosine ? " (cosine decay)" : "", options.batch, steps_per_epoch());
-        fmt::print("data       {} train x {} test rows of {}\n", train.shape()[0], test.shape()[0], train.shape()[1]);
+        say("data       {} train x {} test rows of {}\n", train.shape()[0], test.shape()[0], train.shape()[1]);
         if (epochs_done > 0 || resume_step > 0)
-            fmt::print("resuming   {} after epoch {}, step {}\n", last_checkpoint, epochs_done, resume_step);
+            say("resuming   {} after epoch {}, step {}\n", last_checkpoint, epochs_done, resume_step);
         std::fflush(stdout);
     }
 
@@ -80,7 +86,7 @@ struct Trainer<T>::State {
             if (r.status != TrainResult::Status::completed) return r;
         }
         if (epochs_done >= options.epochs && resume_step == 0 && session_steps == 0)
-            fmt::print("nothing to train: the run is at epoch {} of --epochs {}\n", epochs_done, options.epochs);
+            say("nothing to train: the run is at epoch {} of --epochs {}\n", epochs_done, options.epochs);
         return finish();
     }
 
@@ -126,7 +132,7 @@ struct Trainer<T>::State {
         r.eval_seconds = seconds_since(eval_start);
         history.push_back(r);
         epochs_done = epoch;
-        fmt::print("epoch {:>3}/{}  loss {:.6g}  train MSE {:.6g}  test MSE {:.6g}  {} (+{} eval)\n", epoch,
+        say("epoch {:>3}/{}  loss {:.6g}  train MSE {:.6g}  test MSE {:.6g}  {} (+{} eval)\n", epoch,
                    options.epochs, r.train_loss, r.train_mse, r.test_mse, format_duration(r.seconds),
                    format_duration(r.eval_seconds));
         std::fflush(stdout);
@@ -197,7 +203,7 @@ struct Trainer<T>::State {
     }
 
     TrainResult stopped(const std::string& where) {
-        fmt::print("stopped by signal {} at {}; checkpoint saved in {}\n", stop_requested(), where, last_checkpoint);
+        say("stopped by signal {} at {}; checkpoint saved in {}\n", stop_requested(), where, last_checkpoint);
         TrainResult r = summary();
         r.status = TrainResult::Status::stopped;
         r.signal = stop_requested();
@@ -223,6 +229,7 @@ struct Trainer<T>::State {
     TrainResult summary() const {
         TrainResult r;
         r.epochs_done = epochs_done;
+        r.history = history;
         if (!history.empty()) {
             r.train_mse = history.back().train_mse;
             r.test_mse = history.back().test_mse;
@@ -271,10 +278,10 @@ struct Trainer<T>::State {
                                      {"test_mse", r.test_mse},     {"mean_epoch_seconds", seconds / double(history.size())},
                                      {"pictures", pictures},       {"command_line", options.command_line}};
         write_json_file((std::filesystem::path(options.out) / "metrics.json").string(), metrics);
-        fmt::print("final      train MSE {:.6g}  test MSE {:.6g}  ({} per epoch)\n", r.train_mse, r.test_mse,
+        say("final      train MSE {:.6g}  test MSE {:.6g}  ({} per epoch)\n", r.train_mse, r.test_mse,
                    format_duration(seconds / double(history.size())));
-        fmt::print("checkpoint {}/{}\n", options.out, kCheckpointFile);
-        for (const std::string& p : pictures) fmt::print("picture    {}\n", p);
+        say("checkpoint {}/{}\n", options.out, kCheckpointFile);
+        for (const std::string& p : pictures) say("picture    {}\n", p);
         return r;
     }
 };

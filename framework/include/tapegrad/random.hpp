@@ -46,12 +46,13 @@
 // Speed: Philox needs 20 32x32->64-bit multiplies per call. GCC 12 vectorizes the plain
 // uint64 formulation with vpmullq (a full 64-bit multiply) plus masking: 25-33 us for a
 // 64 x 784 mask on the 2-core AVX-512 machine. The AVX-512 kernel below keeps every 32-bit word
-// in a 64-bit lane so that one vpmuludq, one shift and one three-way xor (vpternlogq) per word
-// pair make a round, the high halves left as garbage the next vpmuludq ignores; four independent
-// sets of 8 counters are interleaved to hide the multiply latency: 13 us, about 3.5 % of a tied
-// 784x64x64 training step. Gaussian noise adds xsimd's log, sqrt and sincos per pair: about
-// 40 us, 10 % of that step (benchmarks/bench_noise.cpp). Other targets take the portable loop
-// (same words bit for bit; tests/test_noise.cpp checks both kernels against Random123).
+// in a 64-bit lane, so that a round for 8 counters is 2 vpmuludq, 2 shifts and 2 three-way xors
+// (vpternlogq), the high halves left as garbage the next vpmuludq ignores; four independent
+// sets of 8 counters are interleaved to hide the multiply latency: 12.5 us, about 3.5 % of a tied
+// 784x64x64 float training step. Gaussian noise adds xsimd's log, sqrt and sincos per pair:
+// 36-41 us, about 10 % of that step (benchmarks/bench_noise.cpp). Other targets take the
+// portable loop (same words bit for bit; tests/test_noise.cpp checks both kernels against
+// Random123).
 //
 // Rows are independent: the `r0, r1` overloads process rows [r0, r1) of an `out` that already
 // has x's shape, so callers may split a batch over threads.

@@ -38,6 +38,7 @@ struct TrainerOptions {
     int checkpoint_every = 1;   ///< epochs; 0: only at the end (and on a stop)
     bool anomaly = false;       ///< name the first op that produces NaN/Inf (slower)
     ProgressMode progress = ProgressMode::lines;
+    bool verbose = true;        ///< print the run's description and one line per epoch
     std::size_t pictures = 16;  ///< test images in reconstructions.png
     std::size_t image_rows = 0, image_cols = 0;  ///< rows are images of this size (0: no pictures of rows)
     std::size_t stop_after_steps = 0;            ///< testing: raise SIGINT after this many steps
@@ -53,6 +54,7 @@ struct TrainResult {
     std::string message{};        ///< stopped / diverged: what happened
     int epochs_done = 0;
     double train_mse = 0, test_mse = 0;  ///< after the last epoch
+    std::vector<EpochRecord> history{};  ///< every epoch so far (timings included)
 };
 
 /// True if `dir` holds a checkpoint.json (complete: checkpoints are written atomically).
