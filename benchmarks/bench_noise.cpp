@@ -72,30 +72,31 @@ void tied_step(benchmark::State& state) {
 }
 
 // ---- the counter-based noise ----
-void masking_philox(benchmark::State& state) {
+// Corrupts the same batch again and again (a new epoch each time, so no draw is reused).
+template <class Corrupt>
+void corrupt_batch(benchmark::State& state, Corrupt corrupt) {
     const Matrix<float> x = uniform_matrix(B, D, 0, 1, 5);
     Matrix<float> out = make_matrix<float>(B, D);
     const std::vector<std::uint64_t> ids = batch_ids();
     std::uint64_t epoch = 0;
     for (auto _ : state) {
-        random::mask_rows(x, ids, seed, epoch++ % 1000, drop_p, out);
+        corrupt(x, ids, epoch++ % 1000, out);
         benchmark::DoNotOptimize(out.data());
         benchmark::ClobberMemory();
     }
     state.SetItemsProcessed(std::int64_t(state.iterations() * B * D));
 }
 
+void masking_philox(benchmark::State& state) {
+    corrupt_batch(state, [](const Matrix<float>& x, const std::vector<std::uint64_t>& ids, std::uint64_t e, Matrix<float>& out) {
+        random::mask_rows(x, ids, seed, e, drop_p, out);
+    });
+}
+
 void gaussian_philox(benchmark::State& state) {
-    const Matrix<float> x = uniform_matrix(B, D, 0, 1, 5);
-    Matrix<float> out = make_matrix<float>(B, D);
-    const std::vector<std::uint64_t> ids = batch_ids();
-    std::uint64_t epoch = 0;
-    for (auto _ : state) {
-        random::add_gaussian_rows(x, ids, seed, epoch++ % 1000, sigma, out);
-        benchmark::DoNotOptimize(out.data());
-        benchmark::ClobberMemory();
-    }
-    state.SetItemsProcessed(std::int64_t(state.iterations() * B * D));
+    corrupt_batch(state, [](const Matrix<float>& x, const std::vector<std::uint64_t>& ids, std::uint64_t e, Matrix<float>& out) {
+        random::add_gaussian_rows(x, ids, seed, e, sigma, out);
+    });
 }
 
 void permutation_philox(benchmark::State& state) {
