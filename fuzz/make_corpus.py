@@ -4,10 +4,21 @@
 Run from anywhere: python3 fuzz/make_corpus.py. Uses only the standard library (no numpy):
 the npy files are written the way numpy 1.x writes them (header padded with spaces and a
 final newline so that the data starts at a multiple of 64).
+
+fuzz_idx and fuzz_npy seeds are written here. The fuzz_checkpoint seeds are checkpoints the
+training library itself writes (Trainer::save's layout, save_checkpoint), so the harness writes
+them: when build-fuzz/fuzz_checkpoint exists ($FUZZ_BUILD_DIR, default build-fuzz, relative to
+the repository), this script replaces fuzz/corpus/fuzz_checkpoint/*.json with what
+`TG_FUZZ_WRITE_SEEDS=fuzz/corpus/fuzz_checkpoint build-fuzz/fuzz_checkpoint` writes (build it
+first: scripts/fuzz.sh, or cmake -S fuzz -B build-fuzz with clang++-14); otherwise it leaves
+them alone and says so.
 """
+import glob
 import gzip
 import os
 import struct
+import subprocess
+import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FASHION = "/usr/share/datasets/fashion-mnist"
@@ -102,6 +113,23 @@ def npy_corpus():
     write("fuzz_npy", "structured_dtype", npy("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2,)}", f6[:8]))
 
 
+def checkpoint_corpus():
+    root = os.path.dirname(HERE)
+    build = os.environ.get("FUZZ_BUILD_DIR", "build-fuzz")
+    binary = os.path.join(root, build, "fuzz_checkpoint")
+    out = os.path.join(HERE, "corpus", "fuzz_checkpoint")
+    if not os.access(binary, os.X_OK):
+        print("fuzz_checkpoint seeds left as they are: %s is not built" % binary, file=sys.stderr)
+        return
+    for old in glob.glob(os.path.join(out, "*.json")):
+        os.remove(old)
+    os.makedirs(out, exist_ok=True)
+    subprocess.run([binary], env=dict(os.environ, TG_FUZZ_WRITE_SEEDS=out), check=True)
+    for f in glob.glob(os.path.join(out, "*.json")):
+        os.chmod(f, 0o644)
+
+
 if __name__ == "__main__":
     idx_corpus()
     npy_corpus()
+    checkpoint_corpus()

@@ -5,7 +5,7 @@
 #   scripts/fuzz.sh [seconds-per-target]      (default 30)
 #
 # Environment:
-#   FUZZ_TARGETS="fuzz_idx fuzz_npy"  run only these (default: every target that was built)
+#   FUZZ_TARGETS="fuzz_idx fuzz_npy"  run only these (default: all three; every one must build)
 #   FUZZ_RUNS=1000000                 stop each target after this many executions instead of
 #                                     after a time
 #   FUZZ_BUILD_DIR=build-fuzz         build directory
@@ -42,14 +42,23 @@ fi
 
 echo "=== building fuzz targets in $BUILD_DIR ==="
 cmake -S fuzz -B "$BUILD_DIR" -DCMAKE_CXX_COMPILER="$CXX_FUZZ" >/dev/null
-cmake --build "$BUILD_DIR" -j"$(nproc)"
+build_ok=1
+cmake --build "$BUILD_DIR" -j"$(nproc)" || build_ok=0
 
-TARGETS="${FUZZ_TARGETS:-}"
-if [ -z "$TARGETS" ]; then
-  for t in fuzz_idx fuzz_npy fuzz_checkpoint; do
-    if [ -x "$BUILD_DIR/$t" ]; then TARGETS="$TARGETS $t"; fi
-  done
+# Every target is expected: a failed build, or a target that was not built, is an error (not
+# a shorter run, and not a run of a binary left over from an earlier build).
+EXPECTED="fuzz_idx fuzz_npy fuzz_checkpoint"
+missing=""
+for t in $EXPECTED; do
+  if [ ! -x "$BUILD_DIR/$t" ]; then missing="$missing $t"; fi
+done
+if [ "$build_ok" != 1 ] || [ -n "$missing" ]; then
+  echo >&2
+  if [ "$build_ok" != 1 ]; then echo "error: the fuzz build failed (see its output above)" >&2; fi
+  if [ -n "$missing" ]; then echo "error: fuzz target(s) not built:$missing (expected: $EXPECTED)" >&2; fi
+  exit 1
 fi
+TARGETS="${FUZZ_TARGETS:-$EXPECTED}"
 
 # Sanitizer settings: abort on the first report of any kind, leaks included.
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:allocator_may_return_null=0:detect_stack_use_after_return=1}"
@@ -74,11 +83,11 @@ for t in $TARGETS; do
     if [ -d "fuzz/corpus/$t" ]; then cp -r "fuzz/corpus/$t/." "$work/corpus/"; fi
   fi
   if [ "$t" = fuzz_checkpoint ]; then
-    # The tool's checkpoint format may have moved on since the committed seeds were written:
+    # The library's checkpoint format may have moved on since the committed seeds were written:
     # add (same names: replace) the checkpoints the current save_checkpoint writes.
     if ! TG_FUZZ_WRITE_SEEDS="$work/corpus" "$bin" >"$work/seeds.log" 2>&1; then
       cat "$work/seeds.log"
-      summary="$summary$t: FINDING: the harness could not write checkpoints with the current tool (log: $work/seeds.log)
+      summary="$summary$t: FINDING: the harness could not write checkpoints with the current library (log: $work/seeds.log)
 "
       failed=1
       continue
@@ -86,9 +95,9 @@ for t in $TARGETS; do
   fi
   rm -rf "$work/artifacts"
   mkdir -p "$work/artifacts"
-  # Inputs up to 8 KiB; checkpoint.json seeds are 8-15 KiB (RNG states are ~6 KiB of text each).
+  # Inputs up to 8 KiB: four times the largest seed (checkpoint.json seeds are 1-2 KiB; version 2
+  # checkpoints hold no generator states).
   max_len=8192
-  if [ "$t" = fuzz_checkpoint ]; then max_len=32768; fi
   args=(-rss_limit_mb=512 -malloc_limit_mb=256 -max_len="$max_len" -timeout=10
         -print_final_stats=1 -artifact_prefix="$work/artifacts/")
   if [ -n "${FUZZ_RUNS:-}" ]; then

@@ -181,7 +181,8 @@ BOOST_AUTO_TEST_CASE(philox_equals_random123_bit_for_bit) {
         rnd::detail::philox_sets_portable<S, Order::pairs>(b0, c1, c2, c3, key, a2, b2);
         int bad = 0;
         for (int i = 0; i < 8 * S; ++i) {
-            const auto ref = r123::Philox4x32()({{std::uint32_t(b0 + std::uint32_t(i)), c1, c2, c3}}, {{key[0], key[1]}});
+            const auto ref =
+                r123::Philox4x32()({{std::uint32_t(b0 + std::uint32_t(i)), c1, c2, c3}}, {{key[0], key[1]}});
             for (int q = 0; q < 4; ++q) bad += (e1[4 * i + q] != ref.v[q]) + (e2[4 * i + q] != ref.v[q]);
             const int s = i / 8, l = i % 8;
             bad += (a1[16 * s + l] != ref.v[0]) + (a1[16 * s + 8 + l] != ref.v[2]);
@@ -209,7 +210,8 @@ BOOST_AUTO_TEST_CASE(philox_equals_random123_bit_for_bit) {
             rnd::words(0x0123456789abcdefull, rnd::Stream::gaussian, 77, 9, first, n, w.data());
             for (std::size_t i = 0; i < n; ++i) {
                 const std::uint32_t ref = ref_word(0x0123456789abcdefull, gaussian_stream, 77, 9, first + i);
-                mismatches += (w[i] != ref) + (rnd::word(0x0123456789abcdefull, rnd::Stream::gaussian, 77, 9, first + i) != ref);
+                const std::uint32_t one = rnd::word(0x0123456789abcdefull, rnd::Stream::gaussian, 77, 9, first + i);
+                mismatches += (w[i] != ref) + (one != ref);
             }
         }
     }
@@ -503,7 +505,8 @@ BOOST_AUTO_TEST_CASE(errors_name_the_limit) {
     BOOST_TEST(throws_naming([&] { rnd::mask_rows(x, ok, 1, 0, std::nan(""), out); }, "[0, 1]"));
     BOOST_TEST(throws_naming([&] { rnd::add_gaussian_rows(x, ok, 1, 0, -1.0, out); }, "sigma"));
     BOOST_TEST(throws_naming([&] { rnd::add_gaussian_rows(x, ok, 1, 0, INFINITY, out); }, "sigma"));
-    BOOST_TEST(throws_naming([&] { rnd::mask_rows(x, std::vector<std::uint64_t>{1}, 1, 0, 0.5, out); }, "1 sample ids"));
+    const std::vector<std::uint64_t> one_id = {1};
+    BOOST_TEST(throws_naming([&] { rnd::mask_rows(x, one_id, 1, 0, 0.5, out); }, "1 sample ids"));
     Matrix<float> wrong = filled(3, 5, 0.0f);
     BOOST_TEST(throws_naming([&] { rnd::mask_rows(x, ok, 1, 0, 0.5, wrong, 0, 2); }, "does not resize"));
     BOOST_TEST(throws_naming([&] { rnd::mask_rows(x, ok, 1, 0, 0.5, out, 1, 3); }, "rows [1, 3)"));

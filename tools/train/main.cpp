@@ -95,8 +95,7 @@ int main(int argc, char** argv) {
             } catch (const tg::io::IoError& e) {
                 return fail(kExitCorruptData, e.what());
             }
-            const std::string where = (std::filesystem::path(cl.run.resume) / tt::kCheckpointFile).string() + ": ";
-            const tt::RunConfig saved = tt::config_from_json(resume.at("config"), where);
+            const tt::RunConfig saved = tt::config_from_checkpoint(resume, cl.run.resume);
             if (!saved.model_kind().trainable()) throw tt::UsageError("a " + saved.model + " run has nothing to resume");
             config = make_config(cl, &saved);
         } else {

@@ -1,5 +1,9 @@
 #include "tapegrad/train/config.hpp"
 
+#include "tapegrad/train/checkpoint.hpp"
+
+#include <filesystem>
+
 namespace tg::train {
 
 const std::vector<OptionSpec>& training_options() {
@@ -58,6 +62,13 @@ RunConfig config_from_json(const nlohmann::json& j, const std::string& where) {
         throw tg::io::FormatError(where + "\"model\" and \"optimizer\" must be strings");
     return resolve_config(j.at("model").get<std::string>(), j.at("model_options"), j.at("optimizer").get<std::string>(),
                           j.at("optimizer_options"), j.at("training"), where);
+}
+
+RunConfig config_from_checkpoint(const nlohmann::json& checkpoint, const std::string& dir) {
+    const std::string where = (std::filesystem::path(dir) / kCheckpointFile).string() + ": ";
+    if (!checkpoint.is_object() || !checkpoint.contains("config"))
+        throw tg::io::FormatError(where + "has no \"config\" (the run's configuration)");
+    return config_from_json(checkpoint.at("config"), where);
 }
 
 }  // namespace tg::train

@@ -175,13 +175,19 @@ std::vector<OptionSpec> operator+(std::vector<OptionSpec> a, const std::vector<O
 
 nlohmann::json resolve_options(const std::vector<OptionSpec>& specs, const nlohmann::json& given, const std::string& where) {
     if (!given.is_object()) throw tg::io::FormatError(where + "options must be a JSON object, not " + given.dump());
-    for (const auto& [key, value] : given.items())
+    for (const auto& item : given.items()) {
+        const std::string& key = item.key();
         if (std::none_of(specs.begin(), specs.end(), [&](const OptionSpec& s) { return s.key == key; }))
             throw tg::io::FormatError(where + "unknown option \"" + key + "\"");
+    }
     nlohmann::json out = nlohmann::json::object();
     for (const OptionSpec& s : specs) {
         const nlohmann::json& v = given.contains(s.key) ? given.at(s.key) : s.default_value;
-        check_value(s, v, where);
+        try {
+            check_value(s, v, where);
+        } catch (const tg::io::FormatError& e) {  // type errors name the field; add the file
+            throw tg::io::FormatError(where + e.what());
+        }
         out[s.key] = v;
     }
     return out;

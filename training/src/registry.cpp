@@ -50,6 +50,8 @@ std::vector<std::string> encoder_choices() {
 
 constexpr std::size_t kMaxLayerSize = 65536;  // 65,536 units of 784 inputs: 200 MB of float32 weights
 constexpr std::size_t kMaxLayers = 64;
+// Weights between two hidden layers of a stacked model (1024 x 1024: 4 MB of float32).
+constexpr std::size_t kMaxHiddenWeights = std::size_t(1) << 20;
 
 // ---- the one-hidden-layer autoencoder's options, shared by its variants ----------------------
 std::vector<OptionSpec> autoencoder_options() {
@@ -140,7 +142,23 @@ std::vector<ModelKind> make_model_kinds() {
          choice_option("encoder", "sigmoid", "encoder (hidden) activation", encoder_choices()),
          choice_option("decoder", "linear", "decoder output", {"linear", "sigmoid"}),
          flag_option("tied", true, "decoder weight is the encoder's transpose (the default), or its own matrix", "untied")},
-        nullptr,
+        [](const OptionValues& o) -> std::string {
+            // Each entry is bounded, but two neighbours make a matrix: bound those too before
+            // anything is allocated (a checkpoint of a few bytes could ask for 16 GiB).
+            const std::vector<std::size_t> l = o.integers("layers");
+            std::size_t total = 0;
+            for (std::size_t i = 0; i + 1 < l.size(); ++i) {
+                if (l[i] * l[i + 1] > kMaxHiddenWeights)
+                    return "--layers: " + std::to_string(l[i]) + "," + std::to_string(l[i + 1]) + " is a " +
+                           std::to_string(l[i] * l[i + 1]) + "-weight matrix; neighbouring sizes may multiply to at most " +
+                           std::to_string(kMaxHiddenWeights);
+                total += l[i] * l[i + 1];
+            }
+            if (total > 4 * kMaxHiddenWeights)
+                return "--layers: the hidden layers hold " + std::to_string(total) + " weights; at most " +
+                       std::to_string(4 * kMaxHiddenWeights);
+            return "";
+        },
         []<class T>(const OptionValues& o, std::size_t in, std::uint64_t seed) -> std::unique_ptr<Model<T>> {
             std::vector<std::size_t> sizes{in};
             for (std::size_t s : o.integers("layers")) sizes.push_back(s);

@@ -40,6 +40,10 @@ nlohmann::json to_json(const RunConfig& c);
 /// The inverse, with resolve_config's checks; a missing section is a FormatError.
 RunConfig config_from_json(const nlohmann::json& j, const std::string& where);
 
+/// The configuration stored in a checkpoint's JSON (read by read_checkpoint from `dir`); a
+/// missing "config" is a tg::io::FormatError naming the file.
+RunConfig config_from_checkpoint(const nlohmann::json& checkpoint, const std::string& dir);
+
 /// Optimisation steps in an epoch of `rows` rows (the last batch may be short).
 inline std::size_t steps_per_epoch(std::size_t rows, std::size_t batch) { return rows / batch + (rows % batch != 0); }
 
