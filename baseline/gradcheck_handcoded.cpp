@@ -6,7 +6,8 @@
 //      loss_and_gradients();
 //   3. a second loss_and_gradients() call gives bit-identical gradients (buffers are overwritten,
 //      not accumulated);
-//   4. float agrees with double on the first loss.
+//   4. float agrees with double on the first loss;
+//   5. a negative control (a gradient wrong in one entry by 1 %) is caught by check 2.
 // Table: for every variant, size and type, the workload protocol (20 warm-up steps, 200 timed),
 // one CSV row impl,threads,dtype,variant,D,K,B,us_per_step,loss_first,loss_last.
 //
@@ -76,6 +77,47 @@ double naive_loss(Variant v, Size n, const InitialValues<double>& iv, const Matr
 
 double rel_diff(double a, double b) { return std::abs(a - b) / std::max({std::abs(a), std::abs(b), 1e-300}); }
 
+// 2. central differences with the five-point stencil: its O(eps^4) truncation error allows a
+// step large enough to keep rounding noise near 1e-13 (the two-point rule left a margin of
+// only 2x at 32x16x32). An entry's error is relative to itself but never to less than 1e-3 of
+// the largest entry of its tensor, so that nearly-zero entries do not turn noise into failure.
+constexpr double kTolerance = 1e-6;
+
+// The largest such error over the entries of `value` (a parameter of `ae`), whose claimed
+// gradient is `grad`.
+double worst_fd_error(Autoencoder<double>& ae, Matrix& value, const Matrix& grad) {
+    const double scale = xt::amax(xt::abs(grad))();
+    double worst = 0;
+    for (std::size_t i = 0; i < value.size(); ++i) {
+        double& x = value.data()[i];
+        const double saved = x, eps = 1e-3 * std::max(1.0, std::abs(saved));
+        auto loss_at = [&](double offset) {
+            x = saved + offset;
+            return ae.loss_and_gradients();
+        };
+        const double fd = (8 * (loss_at(eps) - loss_at(-eps)) - (loss_at(2 * eps) - loss_at(-2 * eps))) / (12 * eps);
+        x = saved;
+        const double an = grad.data()[i];
+        worst = std::max(worst, std::abs(fd - an) / std::max({std::abs(fd), std::abs(an), 1e-3 * scale}));
+    }
+    return worst;
+}
+
+// The checker must catch a gradient that is wrong in one entry of the second parameter by 1 %
+// (a checker that looked only at entry 0, or only at W, would not).
+bool negative_control_caught() {
+    const Size n{6, 3, 4};
+    const auto iv = tg::workload::make_initial_values<double>(Variant::tied, n);
+    Autoencoder<double> ae(Variant::tied, n, iv);
+    ae.loss_and_gradients();
+    Matrix wrong = ae.grad_b1();
+    wrong(0, 2) *= 1.01;
+    const double worst = worst_fd_error(ae, ae.b1(), wrong);
+    std::printf("negative control (b1(0, 2) off by 1 %%): max rel err %.2e: %s\n", worst,
+                worst >= kTolerance ? "caught, as it must be" : "NOT CAUGHT: the checker is broken");
+    return worst >= kTolerance;
+}
+
 void check_variant(Variant v, Size n) {
     const std::string tag = std::string(tg::workload::name(v)) + " " + std::to_string(n.D) + "x" +
                             std::to_string(n.K) + "x" + std::to_string(n.B);
@@ -93,10 +135,7 @@ void check_variant(Variant v, Size n) {
     expect(gW == ae.grad_W() && gb1 == ae.grad_b1() && gb2 == ae.grad_b2() && gW2 == ae.grad_W2(),
            tag + ": a second call changed the gradients");
 
-    // 2. central differences with the five-point stencil: its O(eps^4) truncation error allows a
-    // step large enough to keep rounding noise near 1e-13 (the two-point rule left a margin of
-    // only 2x at 32x16x32). An entry's error is relative to itself but never to less than 1e-3 of
-    // the largest entry of its tensor, so that nearly-zero entries do not turn noise into failure.
+    // 2. finite differences (worst_fd_error)
     struct Param {
         const char* name;
         Matrix* value;
@@ -105,23 +144,10 @@ void check_variant(Variant v, Size n) {
     std::vector<Param> params = {{"W", &ae.W(), &gW}, {"b1", &ae.b1(), &gb1}, {"b2", &ae.b2(), &gb2}};
     if (v == Variant::untied) params.push_back({"W2", &ae.W2(), &gW2});
     for (const Param& p : params) {
-        const double scale = xt::amax(xt::abs(*p.grad))();
-        double worst = 0;
-        for (std::size_t i = 0; i < p.value->size(); ++i) {
-            double& x = p.value->data()[i];
-            const double saved = x, eps = 1e-3 * std::max(1.0, std::abs(saved));
-            auto loss_at = [&](double offset) {
-                x = saved + offset;
-                return ae.loss_and_gradients();
-            };
-            const double fd = (8 * (loss_at(eps) - loss_at(-eps)) - (loss_at(2 * eps) - loss_at(-2 * eps))) / (12 * eps);
-            x = saved;
-            const double an = p.grad->data()[i];
-            worst = std::max(worst, std::abs(fd - an) / std::max({std::abs(fd), std::abs(an), 1e-3 * scale}));
-        }
+        const double worst = worst_fd_error(ae, *p.value, *p.grad);
         std::printf("gradcheck %-24s %-3s max rel err %.2e\n", tag.c_str(), p.name, worst);
-        expect(scale > 0, tag + " " + p.name + ": zero gradient");
-        expect(worst < 1e-6, tag + " " + p.name + ": finite differences disagree");
+        expect(xt::amax(xt::abs(*p.grad))() > 0, tag + " " + p.name + ": zero gradient");
+        expect(worst < kTolerance, tag + " " + p.name + ": finite differences disagree");
     }
 
     // 4. float computes the same loss
@@ -188,6 +214,7 @@ int main(int argc, char** argv) {
 
     for (Size n : {Size{6, 3, 4}, Size{32, 16, 32}, Size{17, 1, 5}})
         for (Variant v : tg::workload::all_variants) check_variant(v, n);
+    expect(negative_control_caught(), "the negative control was not caught");
     if (failures != 0) {
         std::printf("%d check(s) FAILED\n", failures);
         return 1;

@@ -10,14 +10,14 @@ namespace tg::gradcheck_cases {
 namespace {
 using namespace tg::models;
 
-Case model_case(std::shared_ptr<Model<D>> model, std::shared_ptr<Matrix<D>> x, std::string name) {
-    Case c;
-    c.name = std::move(name);
-    c.family = "model";
-    c.parameters = model->parameters();
-    c.loss = [model, x](Tape<D>& t) { return model->loss(t, *x); };
-    c.keep_alive = std::make_shared<std::pair<std::shared_ptr<Model<D>>, std::shared_ptr<Matrix<D>>>>(model, x);
-    return c;
+// One precision's recording of a model's loss on the batch x.
+template <class T>
+Instance<T> model_instance(std::shared_ptr<Model<T>> model, std::shared_ptr<Matrix<T>> x) {
+    Instance<T> in;
+    in.parameters = model->parameters();
+    in.loss = [model, x](Tape<T>& t) { return model->loss(t, *x); };
+    in.keep_alive = std::make_shared<std::pair<std::shared_ptr<Model<T>>, std::shared_ptr<Matrix<T>>>>(model, x);
+    return in;
 }
 
 bool declares(const train::ModelKind& kind, const std::string& key) {
@@ -52,6 +52,7 @@ std::vector<nlohmann::json> expand(const train::ModelKind& kind, const nlohmann:
 std::vector<Case> model_cases() {
     std::mt19937_64 rng(99);
     auto x = std::make_shared<Matrix<D>>(random_matrix(rng, 4, 6, 0, 1));  // a batch of 4 inputs in [0,1]^6
+    auto x32 = std::make_shared<Matrix<float>>(xt::cast<float>(*x));
     std::vector<Case> cases;
     for (const train::ModelKind& kind : train::model_kinds()) {
         if (!kind.trainable()) continue;
@@ -60,10 +61,21 @@ std::vector<Case> model_cases() {
                 const train::OptionValues values(train::resolve_options(kind.options, options, kind.name + ": "));
                 if (kind.check && !kind.check(values).empty()) continue;  // a combination the kind refuses
                 std::shared_ptr<Model<D>> model = train::make_model<D>(kind, values, 6, 11);
-                // Biases start at zero in the models; move them off zero so their gradients are generic.
-                for (Parameter<D>* p : model->parameters())
-                    for (D& v : p->value) v += 0.1 * std::uniform_real_distribution<double>(-1, 1)(rng);
-                cases.push_back(model_case(model, x, kind.name + " " + options.dump()));
+                std::shared_ptr<Model<float>> model32 = train::make_model<float>(kind, values, 6, 11);
+                // Biases start at zero in the models; move them off zero so their gradients are
+                // generic. Values are rounded to float, and float32's model gets the same ones.
+                const auto p64 = model->parameters();
+                const auto p32 = model32->parameters();
+                for (std::size_t k = 0; k < p64.size(); ++k) {
+                    for (D& v : p64[k]->value) v = double(float(v + 0.1 * std::uniform_real_distribution<double>(-1, 1)(rng)));
+                    p32[k]->value = xt::cast<float>(p64[k]->value);
+                }
+                Case c;
+                c.name = kind.name + " " + options.dump();
+                c.family = "model";
+                c.f64 = model_instance<D>(model, x);
+                c.f32 = model_instance<float>(model32, x32);
+                cases.push_back(std::move(c));
             }
     }
     return cases;

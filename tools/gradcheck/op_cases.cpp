@@ -4,122 +4,188 @@ namespace tg::gradcheck_cases {
 
 namespace {
 
+template <class T>
+using Vars = std::vector<Var<T>>;
+
+// What an operand of a case looks like: its shape and the range of its random values.
+struct Operand {
+    std::size_t rows, cols;
+    double lo = -1, hi = 1, away_from = std::numeric_limits<double>::quiet_NaN();
+};
+
+// One precision's recording of an op case: operand k is a parameter (named 'a' + k) unless
+// is_data[k], when the tape reads it as a constant (the op's data input, which gets no gradient).
+template <class T, class Op>
+Instance<T> instance(const std::vector<Matrix<D>>& values, const std::vector<bool>& is_data, Op op,
+                     std::uint64_t weights_seed) {
+    Instance<T> in;
+    auto data = std::make_shared<std::vector<Matrix<T>>>();
+    for (std::size_t k = 0; k < values.size(); ++k) {
+        Matrix<T> v = xt::cast<T>(values[k]);
+        if (is_data[k]) {
+            data->push_back(std::move(v));
+        } else {
+            in.owned.push_back(std::make_unique<Parameter<T>>(std::string(1, char('a' + k)), std::move(v)));
+            in.parameters.push_back(in.owned.back().get());
+        }
+    }
+    auto weights = std::make_shared<Matrix<T>>();
+    in.keep_alive = std::make_shared<std::pair<decltype(data), decltype(weights)>>(data, weights);
+    in.loss = [params = in.parameters, data, weights, is_data, op, weights_seed](Tape<T>& t) {
+        Vars<T> vars;
+        std::size_t next_parameter = 0, next_data = 0;
+        for (bool d : is_data)
+            vars.push_back(d ? t.constant((*data)[next_data++], "data") : t.parameter(*params[next_parameter++]));
+        Var<T> y = op(t, vars);
+        if (y.shape() == Shape{1, 1}) return y;
+        if (shape_of(*weights) != y.shape()) {
+            std::mt19937_64 r(weights_seed);
+            *weights = xt::cast<T>(random_matrix(r, y.rows(), y.cols()));
+        }
+        return sum(y * t.constant(*weights, "R"));
+    };
+    return in;
+}
+
 struct Builder {
     std::vector<Case>& cases;
     std::mt19937_64 rng{2024};
 
-    // Adds a case whose parameters have the given shapes and value ranges; `op` maps the
-    // parameters' Vars to the op's output, which is reduced with a fixed random weighting.
-    struct Operand { std::size_t rows, cols; double lo = -1, hi = 1, away_from = std::numeric_limits<double>::quiet_NaN(); };
-
-    void add(const std::string& family, const std::string& name, std::vector<Operand> operands,
-             std::function<Var<D>(Tape<D>&, std::vector<Var<D>>&)> op) {
-        Case c;
-        c.name = name;
-        c.family = family;
-        for (std::size_t k = 0; k < operands.size(); ++k) {
-            const Operand& o = operands[k];
-            c.owned.push_back(std::make_unique<Parameter<D>>(
-                std::string(1, char('a' + k)), random_matrix(rng, o.rows, o.cols, o.lo, o.hi, o.away_from)));
-            c.parameters.push_back(c.owned.back().get());
-        }
-        auto weights = std::make_shared<Matrix<D>>();
-        auto params = c.parameters;
-        auto seed = rng();
-        c.keep_alive = weights;
-        c.loss = [params, op, weights, seed](Tape<D>& t) {
-            std::vector<Var<D>> vars;
-            for (Parameter<D>* p : params) vars.push_back(t.parameter(*p));
-            Var<D> y = op(t, vars);
-            if (y.shape() == Shape{1, 1}) return y;
-            if (shape_of(*weights) != y.shape()) {
-                std::mt19937_64 r(seed);
-                *weights = random_matrix(r, y.rows(), y.cols());
-            }
-            return sum(y * t.constant(*weights, "R"));
+    // Adds the case with every operand a parameter and, for an op of two or more operands, one
+    // case per operand with that operand as data. `op` is a generic lambda
+    // []<class T>(Tape<T>&, Vars<T>&), recorded once per precision.
+    template <class Op>
+    void add(const std::string& family, const std::string& name, const std::vector<Operand>& operands, Op op,
+             Control control = Control::none) {
+        std::vector<Matrix<D>> values;
+        for (const Operand& o : operands) values.push_back(random_matrix(rng, o.rows, o.cols, o.lo, o.hi, o.away_from));
+        const std::uint64_t seed = rng();
+        auto push = [&](const std::string& case_name, const std::vector<bool>& is_data) {
+            Case c;
+            c.name = case_name;
+            c.family = family;
+            c.f64 = instance<double>(values, is_data, op, seed);
+            c.f32 = instance<float>(values, is_data, op, seed);
+            c.control = control;
+            cases.push_back(std::move(c));
         };
-        cases.push_back(std::move(c));
+        push(name, std::vector<bool>(operands.size(), false));
+        if (operands.size() < 2 || control != Control::none) return;
+        for (std::size_t k = 0; k < operands.size(); ++k) {
+            std::vector<bool> is_data(operands.size(), false);
+            is_data[k] = true;
+            push(name + " [" + char('a' + k) + " as data]", is_data);
+        }
     }
 };
+
+#define TG_OP []<class T>([[maybe_unused]] Tape<T> & t, [[maybe_unused]] Vars<T> & v)
 
 }  // namespace
 
 std::vector<Case> op_cases() {
     std::vector<Case> cases;
     Builder b{cases};
-    using V = std::vector<Var<D>>;
-    using T = Tape<D>;
 
-    b.add("linear", "matmul A B", {{3, 4}, {4, 5}}, [](T&, V& v) { return matmul(v[0], v[1]); });
-    b.add("linear", "matmul A B^T", {{3, 4}, {5, 4}}, [](T&, V& v) { return matmul(v[0], v[1], Trans::N, Trans::T); });
-    b.add("linear", "matmul A^T B", {{4, 3}, {4, 5}}, [](T&, V& v) { return matmul(v[0], v[1], Trans::T, Trans::N); });
-    b.add("linear", "matmul A^T B^T", {{4, 3}, {5, 4}}, [](T&, V& v) { return matmul(v[0], v[1], Trans::T, Trans::T); });
-    b.add("linear", "matmul A A (used twice)", {{4, 4}}, [](T&, V& v) { return matmul(v[0], v[0]); });
-    b.add("linear", "affine X W^T + b", {{3, 4}, {5, 4}, {1, 5}}, [](T&, V& v) { return affine(v[0], v[1], v[2]); });
-    b.add("linear", "affine X W + b", {{3, 4}, {4, 5}, {1, 5}},
-          [](T&, V& v) { return affine(v[0], v[1], v[2], Trans::N); });
+    b.add("linear", "matmul A B", {{3, 4}, {4, 5}}, TG_OP { return matmul(v[0], v[1]); });
+    b.add("linear", "matmul A B^T", {{3, 4}, {5, 4}}, TG_OP { return matmul(v[0], v[1], Trans::N, Trans::T); });
+    b.add("linear", "matmul A^T B", {{4, 3}, {4, 5}}, TG_OP { return matmul(v[0], v[1], Trans::T, Trans::N); });
+    b.add("linear", "matmul A^T B^T", {{4, 3}, {5, 4}}, TG_OP { return matmul(v[0], v[1], Trans::T, Trans::T); });
+    b.add("linear", "matmul A A (used twice)", {{4, 4}}, TG_OP { return matmul(v[0], v[0]); });
+    b.add("linear", "affine X W^T + b", {{3, 4}, {5, 4}, {1, 5}}, TG_OP { return affine(v[0], v[1], v[2]); });
+    b.add("linear", "affine X W + b", {{3, 4}, {4, 5}, {1, 5}}, TG_OP { return affine(v[0], v[1], v[2], Trans::N); });
     b.add("linear", "tied W: affine(sigmoid(affine(X, W)), W^T)", {{3, 4}, {2, 4}, {1, 2}, {1, 4}},
-          [](T&, V& v) { return affine(sigmoid(affine(v[0], v[1], v[2])), v[1], v[3], Trans::N); });
+          TG_OP { return affine(sigmoid(affine(v[0], v[1], v[2])), v[1], v[3], Trans::N); });
+    b.add("linear", "affine bias read by two affines", {{3, 4}, {5, 4}, {3, 2}, {5, 2}, {1, 5}},
+          TG_OP { return affine(v[0], v[1], v[4]) * affine(v[2], v[3], v[4]); });
 
-    b.add("elementwise", "add", {{3, 4}, {3, 4}}, [](T&, V& v) { return v[0] + v[1]; });
-    b.add("elementwise", "add row broadcast", {{3, 4}, {1, 4}}, [](T&, V& v) { return v[0] + v[1]; });
-    b.add("elementwise", "add column broadcast", {{3, 1}, {3, 4}}, [](T&, V& v) { return v[0] + v[1]; });
-    b.add("elementwise", "sub scalar broadcast", {{3, 4}, {1, 1}}, [](T&, V& v) { return v[0] - v[1]; });
-    b.add("elementwise", "sub", {{3, 4}, {3, 4}}, [](T&, V& v) { return v[0] - v[1]; });
-    b.add("elementwise", "mul", {{3, 4}, {3, 4}}, [](T&, V& v) { return v[0] * v[1]; });
-    b.add("elementwise", "mul row x column broadcast", {{1, 4}, {3, 1}}, [](T&, V& v) { return v[0] * v[1]; });
-    b.add("elementwise", "mul x x (used twice)", {{3, 4}}, [](T&, V& v) { return v[0] * v[0]; });
-    b.add("elementwise", "scale", {{3, 4}}, [](T&, V& v) { return 2.5 * v[0]; });
-    b.add("elementwise", "add_scalar and negate", {{3, 4}}, [](T&, V& v) { return 1.0 - v[0]; });
-    b.add("elementwise", "masked", {{3, 4}}, [](T& t, V& v) {
-        static const Matrix<D> mask{{1, 0, 1, 1}, {0, 1, 1, 0}, {1, 1, 0, 1}};
-        (void)t;
+    b.add("elementwise", "add", {{3, 4}, {3, 4}}, TG_OP { return v[0] + v[1]; });
+    b.add("elementwise", "add row broadcast", {{3, 4}, {1, 4}}, TG_OP { return v[0] + v[1]; });
+    b.add("elementwise", "add column broadcast", {{3, 1}, {3, 4}}, TG_OP { return v[0] + v[1]; });
+    b.add("elementwise", "sub scalar broadcast", {{3, 4}, {1, 1}}, TG_OP { return v[0] - v[1]; });
+    b.add("elementwise", "sub", {{3, 4}, {3, 4}}, TG_OP { return v[0] - v[1]; });
+    b.add("elementwise", "mul", {{3, 4}, {3, 4}}, TG_OP { return v[0] * v[1]; });
+    b.add("elementwise", "mul row x column broadcast", {{1, 4}, {3, 1}}, TG_OP { return v[0] * v[1]; });
+    b.add("elementwise", "mul x x (used twice)", {{3, 4}}, TG_OP { return v[0] * v[0]; });
+    // A broadcast operand read by two ops: both reductions must add into its gradient.
+    b.add("elementwise", "row broadcast read twice: (a + b) * (c - b)", {{3, 4}, {1, 4}, {3, 4}},
+          TG_OP { return (v[0] + v[1]) * (v[2] - v[1]); });
+    b.add("elementwise", "column broadcast read twice: a * b + b", {{3, 4}, {3, 1}},
+          TG_OP { return v[0] * v[1] + v[1]; });
+    b.add("elementwise", "scalar broadcast read twice: (a - s) * s", {{3, 4}, {1, 1}},
+          TG_OP { return (v[0] - v[1]) * v[1]; });
+    b.add("elementwise", "scale", {{3, 4}}, TG_OP { return 2.5 * v[0]; });
+    b.add("elementwise", "add_scalar and negate", {{3, 4}}, TG_OP { return 1.0 - v[0]; });
+    b.add("elementwise", "masked", {{3, 4}}, TG_OP {
+        static const Matrix<T> mask{{1, 0, 1, 1}, {0, 1, 1, 0}, {1, 1, 0, 1}};
         return masked(v[0], mask);
     });
-    b.add("elementwise", "square", {{3, 4}}, [](T&, V& v) { return square(v[0]); });
-    b.add("elementwise", "abs", {{3, 4, -1, 1, 0.0}}, [](T&, V& v) { return abs(v[0]); });
-    b.add("elementwise", "exp", {{3, 4}}, [](T&, V& v) { return exp(v[0]); });
-    b.add("elementwise", "log", {{3, 4, 0.2, 2}}, [](T&, V& v) { return log(v[0]); });
+    b.add("elementwise", "square", {{3, 4}}, TG_OP { return square(v[0]); });
+    b.add("elementwise", "abs", {{3, 4, -1, 1, 0.0}}, TG_OP { return abs(v[0]); });
+    b.add("elementwise", "exp", {{3, 4}}, TG_OP { return exp(v[0]); });
+    b.add("elementwise", "log", {{3, 4, 0.2, 2}}, TG_OP { return log(v[0]); });
 
-    b.add("activation", "sigmoid", {{3, 4, -3, 3}}, [](T&, V& v) { return sigmoid(v[0]); });
-    b.add("activation", "tanh", {{3, 4, -2, 2}}, [](T&, V& v) { return tanh(v[0]); });
-    b.add("activation", "relu", {{3, 4, -1, 1, 0.0}}, [](T&, V& v) { return relu(v[0]); });
-    b.add("activation", "softplus", {{3, 4, -3, 3}}, [](T&, V& v) { return softplus(v[0]); });
+    b.add("activation", "sigmoid", {{3, 4, -3, 3}}, TG_OP { return sigmoid(v[0]); });
+    b.add("activation", "tanh", {{3, 4, -2, 2}}, TG_OP { return tanh(v[0]); });
+    b.add("activation", "relu", {{3, 4, -1, 1, 0.0}}, TG_OP { return relu(v[0]); });
+    b.add("activation", "softplus", {{3, 4, -3, 3}}, TG_OP { return softplus(v[0]); });
 
-    b.add("derivative", "sigmoid_derivative", {{3, 4, -3, 3}}, [](T&, V& v) { return sigmoid_derivative(v[0]); });
-    b.add("derivative", "tanh_derivative", {{3, 4, -2, 2}}, [](T&, V& v) { return tanh_derivative(v[0]); });
-    b.add("derivative", "relu_derivative", {{3, 4, -1, 1, 0.0}}, [](T&, V& v) { return relu_derivative(v[0]) * v[0]; });
-    b.add("derivative", "softplus_derivative", {{3, 4, -3, 3}}, [](T&, V& v) { return softplus_derivative(v[0]); });
-    b.add("derivative", "identity_derivative", {{3, 4}}, [](T&, V& v) { return identity_derivative(v[0]) * v[0]; });
+    b.add("derivative", "sigmoid_derivative", {{3, 4, -3, 3}}, TG_OP { return sigmoid_derivative(v[0]); });
+    b.add("derivative", "tanh_derivative", {{3, 4, -2, 2}}, TG_OP { return tanh_derivative(v[0]); });
+    b.add("derivative", "relu_derivative", {{3, 4, -1, 1, 0.0}}, TG_OP { return relu_derivative(v[0]) * v[0]; });
+    b.add("derivative", "softplus_derivative", {{3, 4, -3, 3}}, TG_OP { return softplus_derivative(v[0]); });
+    b.add("derivative", "identity_derivative", {{3, 4}}, TG_OP { return identity_derivative(v[0]) * v[0]; });
 
-    b.add("reduction", "sum", {{3, 4}}, [](T&, V& v) { return sum(square(v[0])); });
-    b.add("reduction", "mean", {{3, 4}}, [](T&, V& v) { return mean(square(v[0])); });
-    b.add("reduction", "sum axis 0", {{3, 4}}, [](T&, V& v) { return sum(v[0], 0); });
-    b.add("reduction", "sum axis 1", {{3, 4}}, [](T&, V& v) { return sum(v[0], 1); });
-    b.add("reduction", "mean axis 0", {{3, 4}}, [](T&, V& v) { return mean(v[0], 0); });
-    b.add("reduction", "mean axis 1", {{3, 4}}, [](T&, V& v) { return mean(v[0], 1); });
+    b.add("reduction", "sum", {{3, 4}}, TG_OP { return sum(square(v[0])); });
+    b.add("reduction", "mean", {{3, 4}}, TG_OP { return mean(square(v[0])); });
+    b.add("reduction", "sum axis 0", {{3, 4}}, TG_OP { return sum(v[0], 0); });
+    b.add("reduction", "sum axis 1", {{3, 4}}, TG_OP { return sum(v[0], 1); });
+    b.add("reduction", "mean axis 0", {{3, 4}}, TG_OP { return mean(v[0], 0); });
+    b.add("reduction", "mean axis 1", {{3, 4}}, TG_OP { return mean(v[0], 1); });
 
-    b.add("loss", "mse (both operands)", {{3, 4}, {3, 4}}, [](T&, V& v) { return mse(v[0], v[1]); });
+    b.add("loss", "mse", {{3, 4}, {3, 4}}, TG_OP { return mse(v[0], v[1]); });
     b.add("loss", "binary_cross_entropy", {{3, 4, 0.05, 0.95}, {3, 4, 0, 1}},
-          [](T&, V& v) { return binary_cross_entropy(v[0], v[1]); });
+          TG_OP { return binary_cross_entropy(v[0], v[1]); });
     b.add("loss", "binary_cross_entropy_with_logits", {{3, 4, -4, 4}, {3, 4, 0, 1}},
-          [](T&, V& v) { return binary_cross_entropy_with_logits(v[0], v[1]); });
+          TG_OP { return binary_cross_entropy_with_logits(v[0], v[1]); });
     return cases;
 }
 
-// A sigmoid whose backward forgets the (1 - y) factor: gradcheck must report it as failing.
-Case negative_control() {
+// Deliberately wrong gradients, which the checks must catch. Each is wrong in a way a weaker
+// checker would miss: everywhere (the crudest), in one entry of the second parameter only
+// (missed by a checker that looks only at entry 0 or only at the first parameter), and only in
+// float32 (missed by a checker that compares float32 with float64 on the loss alone).
+std::vector<Case> negative_controls() {
     std::vector<Case> cases;
     Builder b{cases};
-    b.add("control", "negative control: sigmoid with a wrong backward", {{3, 4, -3, 3}}, [](Tape<D>&, auto& v) {
-        Var<D> x = v[0];
-        return x.tape->record(
-            "wrong_sigmoid", x.shape(), {x},
-            [&](Node<D>& y) { xt::noalias(y.result) = 1.0 / (1.0 + xt::exp(-x.value())); },
-            [](Node<D>& y) { add_grad(y.in(0), *y.grad * *y.value); });
-    });
-    cases.back().expect_failure = true;
-    return std::move(cases.back());
+    b.add("control", "negative control: sigmoid with a wrong backward (no 1 - y)", {{3, 4, -3, 3}}, TG_OP {
+        const Var<T> x = v[0];
+        return t.record(
+            "wrong_sigmoid", x.shape(), {x}, [&](Node<T>& y) { xt::noalias(y.result) = 1.0 / (1.0 + xt::exp(-x.value())); },
+            [](Node<T>& y) { add_grad(y.in(0), *y.grad * *y.value); });
+    }, Control::wrong_everywhere);
+    b.add("control", "negative control: a * b with db(2, 1) off by 1 %", {{3, 4}, {3, 4}}, TG_OP {
+        return t.record(
+            "mul_wrong_in_one_entry", v[0].shape(), {v[0], v[1]},
+            [&](Node<T>& y) { xt::noalias(y.result) = v[0].value() * v[1].value(); },
+            [](Node<T>& y) {
+                add_grad(y.in(0), *y.grad * *y.in(1).value);
+                Matrix<T> db = *y.grad * *y.in(0).value;
+                db(2, 1) *= T(1.01);
+                add_grad(y.in(1), db);
+            });
+    }, Control::wrong_one_entry);
+    b.add("control", "negative control: sigmoid whose float32 backward is 0.1 % large", {{3, 4, -3, 3}}, TG_OP {
+        const Var<T> x = v[0];
+        return t.record(
+            "sigmoid_wrong_in_float32", x.shape(), {x},
+            [&](Node<T>& y) { xt::noalias(y.result) = 1.0 / (1.0 + xt::exp(-x.value())); },
+            [](Node<T>& y) {
+                const T error = std::is_same_v<T, float> ? T(1.001) : T(1);
+                add_grad(y.in(0), error * *y.grad * *y.value * (1 - *y.value));
+            });
+    }, Control::wrong_in_float32);
+    return cases;
 }
 
 }  // namespace tg::gradcheck_cases

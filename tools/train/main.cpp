@@ -109,9 +109,7 @@ int main(int argc, char** argv) {
         tg::blas::set_num_threads(cl.run.threads);
 
         const tt::OptionValues& t = config.training;
-        const tt::DataSource source{t.text("data_dir"), t.text("train_npy"), t.text("test_npy"), t.integer("limit"),
-                                    t.integer("test_limit"),
-                                    config.model_options.json().value("loss", std::string("mse")) == "bce"};
+        const tt::DataSource source = tt::data_source(config);
         tt::Data data;
         try {
             data = tt::load_data(source);

@@ -48,6 +48,12 @@ void check_values(const tg::Matrix<float>& m, const std::string& path, bool need
 
 }  // namespace
 
+DataSource data_source(const RunConfig& config) {
+    const OptionValues& t = config.training;
+    return DataSource{t.text("data_dir"), t.text("train_npy"), t.text("test_npy"), t.integer("limit"),
+                      t.integer("test_limit"), config.model_options.json().value("loss", std::string("mse")) == "bce"};
+}
+
 Data load_data(const DataSource& c) {
     Data d;
     std::string train_name, test_name;

@@ -2,7 +2,7 @@
 // The training and test images: Fashion-MNIST's IDX files as shipped (60000 / 10000), or any
 // pair of N x D .npy matrices.
 #include <tapegrad/tensor.hpp>
-#include <tapegrad/train/options.hpp>
+#include <tapegrad/train/config.hpp>
 
 #include <string>
 
@@ -23,6 +23,10 @@ struct DataSource {
     std::size_t test_limit = 0;       ///< first N test rows only (0: all)
     bool unit_range = false;          ///< values must lie in [0, 1] (a cross-entropy loss)
 };
+
+/// The data a run's configuration names (its "training" options), and whether the model's
+/// loss needs values in [0, 1].
+DataSource data_source(const RunConfig& config);
 
 /// Throws UsageError (a file that does not exist, values that do not fit the loss),
 /// tg::io::FormatError / tg::io::IoError (a file that exists but is malformed or unreadable).
