@@ -8,4 +8,4 @@ if ! dpkg -s libxtensor-dev libboost-test-dev libcli11-dev dataset-fashion-mnist
 fi
 cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release "$@"
 cmake --build "$BUILD_DIR" -j"$(nproc)"
-ctest --test-dir "$BUILD_DIR" --output-on-failure
+ctest --test-dir "$BUILD_DIR" --output-on-failure --no-tests=error

@@ -1,11 +1,7 @@
 // The `train` tool, run as a program: exact resume, and its exit codes for bad input.
-// CMake passes the binary's path as TAPEGRAD_TRAIN_BINARY; without it the suite is empty.
-#include <boost/test/unit_test.hpp>
-
-#ifdef TAPEGRAD_TRAIN_BINARY
-
-#include "temp_dir.hpp"
-#include "tapegrad/io/npy.hpp"
+// CMake passes the binary's path as TAPEGRAD_TRAIN_BINARY; without it the suite does not build
+// (train_runner.hpp stops it: a suite that compiled to nothing would pass).
+#include "train_runner.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -27,98 +23,13 @@
 #include <unistd.h>
 
 namespace fs = std::filesystem;
-
-namespace {
-
-using tg_test::TempDir;
-
-struct Run {
-    int code = -1;
-    std::string output;  // stdout and stderr
-};
-
-// Runs `train <args>` with its output captured in a file (no shell pipes: the exit status is
-// the program's own).
-Run run_train(const std::string& args, const TempDir& tmp) {
-    const std::string log = tmp / "log.txt";
-    const std::string command = std::string(TAPEGRAD_TRAIN_BINARY) + " --progress none " + args + " > '" + log + "' 2>&1";
-    const int status = std::system(command.c_str());
-    Run r;
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    std::ifstream in(log);
-    r.output.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-    BOOST_TEST_MESSAGE("train " << args << " -> " << r.code << "\n" << r.output);
-    return r;
-}
-
-std::string read_bytes(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-nlohmann::json read_json(const fs::path& p) {
-    std::ifstream in(p);
-    return nlohmann::json::parse(in);
-}
-
-// The arrays the final checkpoints name must be equal byte for byte, and so must the histories'
-// losses (times differ, of course).
-void require_same_checkpoint(const fs::path& a, const fs::path& b) {
-    const nlohmann::json ja = read_json(a / "checkpoint.json"), jb = read_json(b / "checkpoint.json");
-    BOOST_REQUIRE_EQUAL(ja.at("parameters").size(), jb.at("parameters").size());
-    std::vector<std::string> files;
-    for (const auto& p : ja.at("parameters")) files.push_back(p.at("file"));
-    for (const auto& f : ja.at("optimizer_state").at("buffers")) files.push_back(f);
-    BOOST_REQUIRE(!files.empty());
-    for (const std::string& f : files) {
-        const std::string x = read_bytes(a / f), y = read_bytes(b / f);
-        BOOST_REQUIRE(!x.empty());
-        BOOST_TEST((x == y), "checkpoint file " << f << " differs between the straight and the resumed run");
-    }
-    BOOST_TEST(ja.at("optimizer_state").at("steps") == jb.at("optimizer_state").at("steps"));
-    BOOST_REQUIRE_EQUAL(ja.at("history").size(), jb.at("history").size());
-    for (std::size_t e = 0; e < ja.at("history").size(); ++e)
-        for (const char* key : {"train_loss", "train_mse", "test_mse"})
-            BOOST_TEST(ja.at("history")[e].at(key).get<double>() == jb.at("history")[e].at(key).get<double>());
-}
-
-// Small synthetic images (8x8, in [0, 1]) written as .npy: runs in milliseconds.
-void write_synthetic(const TempDir& tmp) {
-    std::mt19937_64 rng(3);
-    std::uniform_real_distribution<float> u(0, 1);
-    for (auto [name, rows] : {std::pair<const char*, std::size_t>{"train.npy", 300}, {"test.npy", 60}}) {
-        tg::Matrix<float> m = tg::make_matrix<float>(rows, 64);
-        for (float& v : m) v = u(rng);
-        tg::io::save_npy<float>(tmp / name, m);
-    }
-}
-
-// Traces of a save that did not finish: temporary files, or arrays the JSON does not name
-// (written for the next checkpoint, or the previous one's not yet pruned).
-std::size_t mid_save_leftovers(const fs::path& dir) {
-    const nlohmann::json j = read_json(dir / "checkpoint.json");
-    std::set<std::string> named;
-    for (const auto& p : j.at("parameters")) named.insert(p.at("file").get<std::string>());
-    for (const auto& f : j.at("optimizer_state").at("buffers")) named.insert(f.get<std::string>());
-    std::size_t n = 0;
-    for (const auto& e : fs::recursive_directory_iterator(dir)) {
-        const std::string name = e.path().filename().string(), rel = fs::relative(e.path(), dir).string();
-        if (name.find(".tmp.") != std::string::npos || (e.path().extension() == ".npy" && !named.count(rel))) ++n;
-    }
-    return n;
-}
-
-bool have_fashion_mnist() { return fs::exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"); }
-
-}  // namespace
+using namespace tg_test;
 
 BOOST_AUTO_TEST_SUITE(train)
 
 BOOST_AUTO_TEST_CASE(resume_after_an_epoch_is_bit_identical) {
-    if (!have_fashion_mnist()) {
-        BOOST_TEST_MESSAGE("dataset-fashion-mnist is not installed; skipped");
-        return;
-    }
+    BOOST_REQUIRE_MESSAGE(have_fashion_mnist(), "this test trains on dataset-fashion-mnist, which is not installed "
+                                                "(scripts/install-deps.sh installs it)");
     TempDir tmp;
     // Denoising (its noise depends on the epoch and the sample) with Adam (its moments are state).
     const std::string common = "--model denoising --optimizer adam --code 16 --batch 50 --limit 1000 --test-limit 200 ";
@@ -373,5 +284,3 @@ BOOST_AUTO_TEST_CASE(divergence_exits_with_4_and_keeps_the_checkpoint) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
-
-#endif
