@@ -1,4 +1,5 @@
-// libFuzzer target for tg::io::load_npy<float> and load_npy<double>.
+// libFuzzer target for tg::io::load_npy<float> and load_npy<double>, the converting
+// load_npy_as<float/double> (float32/float64, C/Fortran order) and load_npy_labels.
 //
 // Each input is loaded as a file with both element types. If it starts with the npy magic and
 // a version byte, a second variant is loaded too: the header-length field rewritten so that
@@ -11,6 +12,10 @@
 //    and the matrix holds exactly those trailing bytes (bit for bit, so NaN payloads too);
 //    the header names the requested dtype; a rank-1 shape gives one row;
 //  - a file is never accepted as both float32 and float64;
+//  - load_npy_as accepts whatever load_npy accepts, with the same bits and no conversion
+//    reported; what it accepts has a data part of exactly size * (4 or 8) bytes;
+//  - load_npy_labels' labels lie in 0..2^31 - 1, fill the data part exactly, and a file is
+//    never both labels and a float matrix;
 //  - FormatErrors that mean the loader contradicted its own validation (see fuzz_common.hpp)
 //    are findings;
 //  - the largest single allocation is bounded by the file size (fuzz_common.hpp).
@@ -73,10 +78,70 @@ bool check(const std::string& path, const Bytes& file, const char* what) {
     return true;
 }
 
+// Size of the data part if the preamble is well formed (otherwise nothing was accepted).
+std::uint64_t data_part(const Bytes& file) {
+    if (file.size() < 12) return 0;
+    const std::size_t len_bytes = file[6] == 1 ? 2 : 4;
+    std::uint64_t header_len = 0;
+    for (std::size_t i = 0; i < len_bytes; ++i) header_len |= std::uint64_t{file[8 + i]} << (8 * i);
+    const std::uint64_t offset = 8 + len_bytes + header_len;
+    return offset <= file.size() ? file.size() - offset : 0;
+}
+
+template <class T>
+bool check_converting(const std::string& path, const Bytes& file, const char* what, bool strict_ok) {
+    std::optional<tg::Matrix<T>> converted, strict;
+    tg::io::NpyConversion conversion;
+    std::string msg;
+    Outcome o;
+    {
+        fuzz::AllocScope scope;
+        o = fuzz::expect([&] { converted = tg::io::load_npy_as<T>(path, &conversion); }, &msg, path);
+        fuzz::check_alloc(scope, file.size(), what);
+    }
+    if (o != Outcome::ok && o != Outcome::format_error)
+        fuzz::finding(describe(what, file) + ": load_npy_as rejected with " + fuzz::name(o) + ": " + msg);
+    if (strict_ok) {
+        if (o != Outcome::ok) fuzz::finding(describe(what, file) + ": load_npy accepts it, load_npy_as refuses: " + msg);
+        strict = tg::io::load_npy<T>(path);
+        if (conversion.converted() || std::memcmp(strict->data(), converted->data(), strict->size() * sizeof(T)) != 0)
+            fuzz::finding(describe(what, file) + ": load_npy_as differs from load_npy on a file both accept");
+    }
+    if (o != Outcome::ok) return false;
+    const std::uint64_t element = conversion.stored_dtype == "float32" ? 4 : 8;
+    if (data_part(file) != std::uint64_t{converted->size()} * element)
+        fuzz::finding(describe(what, file) + ": load_npy_as returned " + std::to_string(converted->size()) +
+                      " elements for a data part of " + std::to_string(data_part(file)) + " bytes");
+    return true;
+}
+
+bool check_labels(const std::string& path, const Bytes& file, const char* what) {
+    std::vector<std::int64_t> labels;
+    std::string msg;
+    Outcome o;
+    {
+        fuzz::AllocScope scope;
+        o = fuzz::expect([&] { labels = tg::io::load_npy_labels(path); }, &msg, path);
+        fuzz::check_alloc(scope, file.size(), what);
+    }
+    if (o != Outcome::ok && o != Outcome::format_error)
+        fuzz::finding(describe(what, file) + ": load_npy_labels rejected with " + fuzz::name(o) + ": " + msg);
+    if (o != Outcome::ok) return false;
+    for (const std::int64_t v : labels)
+        if (v < 0 || v > 0x7fffffff) fuzz::finding(describe(what, file) + ": label " + std::to_string(v) + " accepted");
+    if (labels.empty() ? data_part(file) != 0 : data_part(file) % labels.size() != 0)
+        fuzz::finding(describe(what, file) + ": " + std::to_string(labels.size()) + " labels from a data part of " +
+                      std::to_string(data_part(file)) + " bytes");
+    return true;
+}
+
 void check_file(const std::string& path, const Bytes& file, const char* what) {
     const bool f = check<float>(path, file, what);
     const bool d = check<double>(path, file, what);
     if (f && d) fuzz::finding(describe(what, file) + ": accepted as both float32 and float64");
+    const bool as_float = check_converting<float>(path, file, what, f);
+    check_converting<double>(path, file, what, d);
+    if (check_labels(path, file, what) && as_float) fuzz::finding(describe(what, file) + ": accepted as labels and as floats");
 }
 
 fuzz::MemFile* g_file = nullptr;

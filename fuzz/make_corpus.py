@@ -110,6 +110,11 @@ def npy_corpus():
     write("fuzz_npy", "overflow_shape", npy(dict_("<f4", "(4294967296, 4294967296)"), f6))
     write("fuzz_npy", "not_a_tuple", npy(dict_("<f4", "(6)"), f6))
     write("fuzz_npy", "header_len_past_end", npy(dict_("<f4", "(2, 3)"), f6)[:60])
+    # numpy's own files as they come: Fortran order, and integer labels
+    write("fuzz_npy", "f8_fortran_2x3", npy(dict_("<f8", "(2, 3)", "True"), struct.pack("<6d", 1, 4, 2, 5, 3, 6)))
+    write("fuzz_npy", "i8_labels", npy(dict_("<i8", "(4,)"), struct.pack("<4q", 0, 9, 3, 1)))
+    write("fuzz_npy", "u1_labels_column", npy(dict_("|u1", "(4, 1)"), bytes([0, 9, 3, 1])))
+    write("fuzz_npy", "i4_negative_label", npy(dict_("<i4", "(2,)"), struct.pack("<2i", 1, -1)))
     write("fuzz_npy", "structured_dtype", npy("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2,)}", f6[:8]))
 
 

@@ -1,5 +1,6 @@
 #include <boost/test/unit_test.hpp>
 
+#include "io_test_helpers.hpp"
 #include "temp_dir.hpp"
 #include "tapegrad/io/atomic_file.hpp"
 #include "tapegrad/io/idx.hpp"
@@ -30,22 +31,15 @@
 
 namespace fs = std::filesystem;
 using tg::Matrix;
-using Bytes = std::vector<std::uint8_t>;
+using tg_test::Bytes;
+using tg_test::check_error;
+using tg_test::float_bytes;
+using tg_test::npy;
+using tg_test::write_bytes;
 
 namespace {
 
 using tg_test::TempDir;
-
-void write_bytes(const std::string& path, const Bytes& b, bool gzip = false) {
-    if (gzip) {
-        gzFile f = gzopen(path.c_str(), "wb");
-        BOOST_REQUIRE(f != nullptr);
-        if (!b.empty()) BOOST_REQUIRE(gzwrite(f, b.data(), static_cast<unsigned>(b.size())) == static_cast<int>(b.size()));
-        gzclose(f);
-    } else {
-        std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
-    }
-}
 
 std::string read_text(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
@@ -62,17 +56,6 @@ Bytes idx(std::uint32_t magic, const std::vector<std::uint32_t>& dims, std::size
     return b;
 }
 
-// Runs f, expecting a T whose message contains every one of `parts`.
-template <class E>
-void check_error(const std::function<void()>& f, const std::vector<std::string>& parts) {
-    try {
-        f();
-        BOOST_ERROR("no exception; expected one mentioning " << parts.front());
-    } catch (const E& e) {
-        const std::string msg = e.what();
-        for (const auto& p : parts) BOOST_CHECK_MESSAGE(msg.find(p) != std::string::npos, "'" << msg << "' lacks '" << p << "'");
-    }
-}
 
 long max_rss_kib() {
     rusage r{};
@@ -80,24 +63,6 @@ long max_rss_kib() {
     return r.ru_maxrss;
 }
 
-// A byte-exact npy file: preamble for `version`, dict text padded to `total_header` bytes.
-Bytes npy(const std::string& dict, const Bytes& data, unsigned version = 1, std::size_t total_header = 128) {
-    const std::size_t pre = version == 1 ? 10 : 12;
-    std::string text = dict;
-    text.resize(total_header - pre - 1, ' ');
-    text += '\n';
-    Bytes b = {0x93, 'N', 'U', 'M', 'P', 'Y', static_cast<std::uint8_t>(version), 0};
-    for (std::size_t i = 0; i < pre - 8; ++i) b.push_back(static_cast<std::uint8_t>(text.size() >> (8 * i)));
-    b.insert(b.end(), text.begin(), text.end());
-    b.insert(b.end(), data.begin(), data.end());
-    return b;
-}
-
-Bytes float_bytes(const std::vector<float>& v) {
-    Bytes b(v.size() * 4);
-    std::memcpy(b.data(), v.data(), b.size());
-    return b;
-}
 
 const std::string kF4_2x3 = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }";
 const std::vector<float> kSix = {1.5f, -2.0f, 3.25f, 0.0f, 1e-30f, -7.0f};

@@ -152,7 +152,8 @@ BOOST_AUTO_TEST_CASE(corrupt_data_files_exit_with_3_naming_the_file) {
     const std::vector<std::tuple<std::string, std::string, std::vector<std::string>>> npy_cases{
         {"truncated", good.substr(0, good.size() / 2), {"truncated", "needs 76800 bytes"}},
         {"wrong magic", "\x93NUMPX" + good.substr(6), {"byte 0", "not an npy file"}},
-        {"float64", replaced("'<f4'", "'<f8'"), {"dtype '<f8' does not match the requested float32"}},
+        {"int32", replaced("'<f4'", "'<i4'"), {"dtype '<i4' is not a float array"}},
+        {"float64 of a float32 size", replaced("'<f4'", "'<f8'"), {"truncated", "needs 153600 bytes"}},
         {"big-endian", replaced("'<f4'", "'>f4'"), {"'>f4' is big-endian"}},
         {"NaN", with_float_at(100, 0x7fc00000u), {"element 100 is nan", "must be finite"}},
         {"Inf", with_float_at(7, 0xff800000u), {"element 7 is -inf", "must be finite"}},

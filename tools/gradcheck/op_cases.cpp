@@ -148,6 +148,14 @@ std::vector<Case> op_cases() {
           TG_OP { return binary_cross_entropy(v[0], v[1]); });
     b.add("loss", "binary_cross_entropy_with_logits", {{3, 4, -4, 4}, {3, 4, 0, 1}},
           TG_OP { return binary_cross_entropy_with_logits(v[0], v[1]); });
+    b.add("loss", "softmax_cross_entropy (4 rows, 3 classes)", {{4, 3, -3, 3}}, TG_OP {
+        static const Matrix<T> labels{{2}, {0}, {1}, {2}};
+        return softmax_cross_entropy(v[0], labels);
+    });
+    b.add("loss", "softmax_cross_entropy of an affine map (a probe)", {{5, 4}, {3, 4}, {1, 3}}, TG_OP {
+        static const Matrix<T> labels{{1}, {0}, {2}, {2}, {1}};
+        return softmax_cross_entropy(affine(v[0], v[1], v[2]), labels);
+    });
     return cases;
 }
 

@@ -161,6 +161,16 @@ int parse_command_line(int argc, char** argv, CommandLine& cl) {
     app.add_option("--progress", r.progress, "auto: a bar on a terminal, plain lines otherwise")->group(group)
         ->check(CLI::IsMember({"auto", "bar", "lines", "none"}));
     app.add_option("--pictures", r.pictures, "test images in reconstructions.png")->group(group)->check(CLI::Range(1, 64));
+    app.add_flag("--probe", r.probe,
+                 "at the end, train a linear classifier (logistic regression) on the frozen codes and report its "
+                 "test accuracy (probe.json); with --resume of a finished run, probes it without training")
+        ->group(group);
+    app.add_option("--probe-epochs", r.probe_epochs, "epochs of the probe's training (Adam, cosine decay)")
+        ->group(group)
+        ->check(CLI::Range(1, 10000));
+    app.add_flag("--export-codes", r.export_codes,
+                 "at the end, write codes-train.npy, codes-test.npy and reconstructions-test.npy")
+        ->group(group);
     app.add_option("--stop-after-steps", r.stop_after_steps,
                    "testing: send ourselves SIGINT after this many steps, to exercise stop and resume")
         ->group(group);
@@ -230,7 +240,8 @@ tg::train::RunConfig make_config(const CommandLine& cl, const tg::train::RunConf
         throw UsageError("--optimizer " + optimizer + " contradicts the checkpoint's " + saved->optimizer);
     check_agrees(cl.model_options, saved->model_options.json(), {});
     check_agrees(cl.optimizer_options, saved->optimizer_options.json(), {});
-    const std::vector<std::string> changeable{"epochs", "data_dir", "train_npy", "test_npy"};
+    const std::vector<std::string> changeable{"epochs", "data_dir", "train_npy", "test_npy", "train_labels_npy",
+                                              "test_labels_npy"};
     check_agrees(cl.training, saved->training.json(), changeable);
     nlohmann::json training = saved->training.json();
     for (const std::string& key : changeable)

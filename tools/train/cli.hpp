@@ -31,6 +31,9 @@ struct RunOptions {
     std::string progress = "auto";      // auto|bar|lines|none
     std::size_t pictures = 16;          // test images in the reconstruction picture
     std::size_t stop_after_steps = 0;   // testing: raise SIGINT after this many steps (0: never)
+    bool probe = false;                 // a linear probe on the codes at the end
+    int probe_epochs = 30;
+    bool export_codes = false;          // codes (and test reconstructions) as .npy at the end
     std::string command_line;           // for the record
 };
 

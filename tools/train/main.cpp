@@ -10,6 +10,7 @@
 #include <tapegrad/train/data.hpp>
 #include <tapegrad/train/matrix_utils.hpp>
 #include <tapegrad/train/pca_baseline.hpp>
+#include <tapegrad/train/probe.hpp>
 #include <tapegrad/train/stop_signal.hpp>
 #include <tapegrad/train/trainer.hpp>
 
@@ -36,6 +37,12 @@ int exit_code(const tt::TrainResult& r) {
         case tt::TrainResult::Status::diverged: return kExitDiverged;
     }
     return kExitFailure;
+}
+
+tt::ProbeOptions probe_options(const RunOptions& run) {
+    tt::ProbeOptions o;
+    o.epochs = run.probe_epochs;
+    return o;
 }
 
 template <class T>
@@ -66,6 +73,14 @@ int train_as(const tt::RunConfig& config, const RunOptions& run, tt::Data& data,
     if (resume) trainer.restore(*resume, run.resume);
     const tt::TrainResult result = trainer.fit();
     if (result.status == tt::TrainResult::Status::stopped) fmt::print("resume with: train --resume {}\n", run.out);
+    if (result.status == tt::TrainResult::Status::completed && (run.probe || run.export_codes)) {
+        const tg::Matrix<T> train_codes = tt::codes_of(*model, train), test_codes = tt::codes_of(*model, test);
+        if (run.export_codes) {
+            const tg::Matrix<T> reconstructions = tt::reconstructions_of(*model, test);
+            tt::export_codes(run.out, train_codes, test_codes, &reconstructions);
+        }
+        if (run.probe) tt::probe_and_report(train_codes, test_codes, data, "the model's code", run.out, probe_options(run));
+    }
     return exit_code(result);
 }
 
@@ -78,6 +93,9 @@ int pca_as(const tt::RunConfig& config, const RunOptions& run, tt::Data& data) {
     o.pictures = run.pictures;
     o.config = tt::to_json(config);
     o.command_line = run.command_line;
+    o.probe = run.probe;
+    o.probe_options = probe_options(run);
+    o.export_codes = run.export_codes;
     return exit_code(tt::run_pca_baseline<T>(data, o));
 }
 
@@ -118,6 +136,15 @@ int main(int argc, char** argv) {
         }
         tt::install_stop_handlers();
         const bool float64 = t.text("dtype") == "float64";
+        for (const std::string& note : data.notes) fmt::print("note       {}\n", note);
+        if (cl.run.probe && data.classes == 0)  // say so before training, not after
+            throw tt::UsageError("--probe needs class labels: Fashion-MNIST has them; with --train-npy, give "
+                                 "--train-labels-npy and --test-labels-npy");
+        if (config.model == "pixels") {  // the probe's baseline: the raw input is the code
+            if (!cl.run.probe) throw tt::UsageError("--model pixels has nothing to train; it serves --probe");
+            tt::probe_and_report(data.train, data.test, data, "raw pixels", cl.run.out, probe_options(cl.run));
+            return kExitOk;
+        }
         if (!config.model_kind().trainable())
             return float64 ? pca_as<double>(config, cl.run, data) : pca_as<float>(config, cl.run, data);
         const nlohmann::json* from = cl.run.resume.empty() ? nullptr : &resume;

@@ -20,6 +20,8 @@ const std::vector<OptionSpec>& training_options() {
             text_option("data_dir", "", "directory of the Fashion-MNIST IDX files (default: the Debian package's)"),
             text_option("train_npy", "", "training data as an N x D float32 .npy file, instead of Fashion-MNIST"),
             text_option("test_npy", "", "test data as an M x D float32 .npy file (with --train-npy)"),
+            text_option("train_labels_npy", "", "class labels of --train-npy's rows (an integer .npy; for --probe)"),
+            text_option("test_labels_npy", "", "class labels of --test-npy's rows (an integer .npy; for --probe)"),
             integer_option("limit", 0, "use only the first N training rows (0: all)"),
             integer_option("test_limit", 0, "use only the first N test rows (0: all)"),
         };

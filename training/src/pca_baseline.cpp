@@ -78,6 +78,15 @@ TrainResult run_pca_baseline(Data& data, const PcaBaselineOptions& c) {
     fmt::print("final      train MSE {:.6g}  test MSE {:.6g}\n", train_mse, test_mse);
     fmt::print("arrays     {} {}\n", (out / "pca-mean.npy").string(), (out / "pca-components.npy").string());
     for (const std::string& p : pictures) fmt::print("picture    {}\n", p);
+    if (c.probe || c.export_codes) {
+        const tg::Matrix<T> train_codes = tg::pca_encode(pca, train), test_codes = tg::pca_encode(pca, test);
+        if (c.export_codes) {
+            const tg::Matrix<T> reconstructions = tg::pca_reconstruct(pca, test);
+            export_codes(c.out, train_codes, test_codes, &reconstructions);
+        }
+        if (c.probe)
+            probe_and_report(train_codes, test_codes, data, fmt::format("PCA-{} codes", c.code), c.out, c.probe_options);
+    }
     TrainResult r;
     r.train_mse = train_mse;
     r.test_mse = test_mse;

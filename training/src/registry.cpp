@@ -183,6 +183,10 @@ std::vector<ModelKind> make_model_kinds() {
                    choice_option("pca_method", "eigh", "pca: eigendecomposition of the covariance, or SVD of the data",
                                  {"eigh", "svd"})};
     kinds.push_back(pca);
+    ModelKind pixels;
+    pixels.name = "pixels";
+    pixels.summary = "no model: the raw input is the code (the linear probe's baseline; use with --probe)";
+    kinds.push_back(pixels);
     return kinds;
 }
 

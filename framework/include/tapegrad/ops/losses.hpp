@@ -6,6 +6,7 @@
 #include <xsimd/xsimd.hpp>
 
 #include <algorithm>
+#include <cmath>
 
 namespace tg {
 
@@ -142,6 +143,65 @@ Var<T> binary_cross_entropy_with_logits(Var<T> z, Var<T> t) {
             if (y.in(1).requires_grad) add_grad(y.in(1), -c * zv);
         },
         LossNormaliser{inv_n});
+}
+
+namespace detail {
+// Class indices arrive as a B x 1 matrix of whole numbers (exact in float up to 2^24).
+template <class T>
+void check_labels(Shape logits, const Matrix<T>& labels, bool labels_need_grad) {
+    const char* op = "softmax_cross_entropy";
+    if (labels_need_grad)
+        throw ShapeError(std::string(op) + ": labels are class indices and take no gradient; pass them as a constant");
+    if (shape_of(labels) != Shape{logits[0], 1})
+        throw ShapeError(std::string(op) + ": logits have shape " + to_string(logits) + " (rows x classes), so labels " +
+                         "must have shape " + to_string(Shape{logits[0], 1}) + ", not " + to_string(shape_of(labels)));
+    for (std::size_t i = 0; i < logits[0]; ++i) {
+        const T c = labels(i, 0);
+        if (!(c >= 0 && c < T(logits[1]) && c == std::floor(c)))
+            throw ShapeError(std::string(op) + ": label " + std::to_string(double(c)) + " of row " + std::to_string(i) +
+                             " is not a class index in 0.." + std::to_string(logits[1] - 1));
+    }
+}
+}  // namespace detail
+
+/// L = mean_i(ln sum_c e^{z_ic} - z_{i,y_i}) for logits z (B x C) and class indices y (B x 1);
+/// dz = dL (softmax(z) - onehot(y)) / B. Stable for any z (the row maximum is subtracted). The
+/// forward pass already writes (softmax - onehot) / B, which backward hands over as mse does.
+template <class T>
+Var<T> softmax_cross_entropy(Var<T> z, Var<T> labels) {
+    detail::check_labels(z.shape(), labels.value(), labels.requires_grad());
+    return z.tape->record(
+        "softmax_cross_entropy", Shape{1, 1}, {z, labels},
+        [&](Node<T>& y) {
+            const std::size_t rows = z.rows(), classes = z.cols();
+            ensure_shape(y.saved, z.shape());
+            const Matrix<T>& zv = z.value();
+            double total = 0;
+            for (std::size_t i = 0; i < rows; ++i) {
+                const T* row = &zv(i, 0);
+                T* grad = &y.saved(i, 0);
+                const T top = *std::max_element(row, row + classes);
+                double sum = 0;
+                for (std::size_t c = 0; c < classes; ++c) sum += double(grad[c] = std::exp(row[c] - top));
+                const std::size_t label = std::size_t(labels.value()(i, 0));
+                total += std::log(sum) + double(top) - double(row[label]);
+                for (std::size_t c = 0; c < classes; ++c) grad[c] = T(double(grad[c]) / sum / double(rows));
+                grad[label] -= T(1.0 / double(rows));
+            }
+            y.result(0, 0) = T(total / double(rows));
+        },
+        [](Node<T>& y) {
+            const T g = (*y.grad)(0, 0);
+            Node<T>& z = y.in(0);
+            if (!z.requires_grad) return;
+            if (g != T(1) || !hand_over_gradient(z, y.saved)) add_grad(z, g * y.saved);
+        });
+}
+
+/// `softmax_cross_entropy` against constant labels (referenced, not copied).
+template <class T>
+Var<T> softmax_cross_entropy(Var<T> z, const Matrix<T>& labels) {
+    return softmax_cross_entropy(z, z.tape->constant(labels, "labels"));
 }
 
 /// `mse` against a constant target (referenced, not copied: keep it alive until backward).

@@ -12,12 +12,19 @@
 // directly. Errors throw tg::io::FormatError ("<path>: byte <offset>: <problem>") or
 // tg::io::IoError.
 //
+// load_npy_as<T> accepts numpy's files as np.save writes them: float32 or float64, C or Fortran
+// order, converted to a row-major Matrix<T> (the conversion is reported through NpyConversion so
+// that a caller can say so once). load_npy_labels reads integer class labels. Both validate the
+// header and sizes exactly as load_npy does.
+//
 // Saving writes xt::dump_npy's output through write_file_atomically: `path` is replaced
 // atomically or left untouched.
 #include "tapegrad/io/errors.hpp"
 #include "tapegrad/tensor.hpp"
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 namespace tg::io {
 
@@ -27,11 +34,33 @@ inline constexpr std::size_t kMaxNpyHeaderBytes = 1 << 20;
 template <class T>
 Matrix<T> load_npy(const std::string& path);
 
+/// What load_npy_as found in the file, against what it returns.
+struct NpyConversion {
+    std::string stored_dtype;   ///< "float32" or "float64"
+    std::string target_dtype;   ///< the T it was read as
+    bool fortran_order = false; ///< the file is column-major
+    /// True when the values were converted or reordered.
+    bool converted() const;
+    /// "float64, Fortran order", "float32", ...
+    std::string describe() const;
+};
+
+/// A float32 or float64 array in C or Fortran order (rank 2, or rank 1 as one row) as Matrix<T>.
+template <class T>
+Matrix<T> load_npy_as(const std::string& path, NpyConversion* conversion = nullptr);
+
+/// Class labels: an integer array ('<i8', '<i4', '<i2', '|i1', or unsigned) of shape (N,), (N, 1)
+/// or (1, N). A negative label or one above 2^31 - 1 is a FormatError naming its index and byte;
+/// a float array is refused.
+std::vector<std::int64_t> load_npy_labels(const std::string& path);
+
 template <class T>
 void save_npy(const std::string& path, const Matrix<T>& m);
 
 extern template Matrix<float> load_npy<float>(const std::string&);
 extern template Matrix<double> load_npy<double>(const std::string&);
+extern template Matrix<float> load_npy_as<float>(const std::string&, NpyConversion*);
+extern template Matrix<double> load_npy_as<double>(const std::string&, NpyConversion*);
 extern template void save_npy<float>(const std::string&, const Matrix<float>&);
 extern template void save_npy<double>(const std::string&, const Matrix<double>&);
 

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <random>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,11 @@ public:
     virtual Var<T> loss(Tape<T>& tape, const Batch<T>& batch) = 0;
     /// Records the reconstruction of x without training-time noise.
     virtual Var<T> reconstruct(Tape<T>& tape, const Matrix<T>& x) = 0;
+    /// Records the code of x (the representation a linear probe judges), without noise. A model
+    /// without one keeps this default, which says so.
+    virtual Var<T> code(Tape<T>& /*tape*/, const Matrix<T>& /*x*/) {
+        throw std::logic_error(describe() + ": has no code (override Model::code)");
+    }
     /// The first layer's weights, one row per code unit (drawn as filters), if it has such.
     virtual const Matrix<T>* filters() const { return nullptr; }
     /// The input the model trains on for this batch, if it corrupts its input (false: it

@@ -4,6 +4,7 @@
 // reconstruction on train and test), with the same metrics.json and pictures.
 #include <tapegrad/pca.hpp>
 #include <tapegrad/train/data.hpp>
+#include <tapegrad/train/probe.hpp>
 #include <tapegrad/train/trainer.hpp>
 
 namespace tg::train {
@@ -15,6 +16,9 @@ struct PcaBaselineOptions {
     std::size_t pictures = 16;
     nlohmann::json config{};      ///< kept in metrics.json
     std::string command_line{};
+    bool probe = false;            ///< a linear probe on the PCA codes (probe.json)
+    ProbeOptions probe_options{};
+    bool export_codes = false;     ///< codes-train.npy, codes-test.npy, reconstructions-test.npy
 };
 
 /// Fits and evaluates in precision T (the data is taken over). Stops (status stopped) when a
