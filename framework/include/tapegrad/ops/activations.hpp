@@ -96,7 +96,6 @@ Var<T> identity_derivative(Var<T> z) {
         nullptr);
 }
 
-/// The encoder activations a model can choose, and their derivative ops.
 /// The encoder activations a model can choose. Each is declared once, by a row of
 /// activation_table below (the enum only names the rows, in the same order): names for the
 /// command line and configs, the op, and its derivative op all come from that row.
