@@ -10,7 +10,9 @@ What it does:
     `train --progress none $COMMON <row command> --out WORK/<row>` for each row (the stacked
     rows take COMMON without `--code`, the PCA row no COMMON, as the doc says), reads the
     run's metrics.json and compares test MSE, train MSE and "vs PCA" (computed from the
-    regenerated numbers). Times (s / epoch) are printed beside the doc's, never compared.
+    regenerated numbers); with a "probe accuracy" column every row also runs `--probe` and its
+    probe.json test accuracy is compared (the raw-pixels row has only that number). Times
+    (s / epoch) are printed beside the doc's, never compared.
   * docs/studies.md: every table is either regenerated (when its command runs in under ~3
     minutes: the synthetic LAE table) or listed as "not regenerated" with the reason.
 A value matches when the regenerated value, printed to the doc's precision, equals the doc's.
@@ -149,9 +151,11 @@ def zoo_jobs(doc, pattern, train, work):
     else:
         die(f'{doc.path}: no table with columns "| model | command ..."')
     col = {k: next((i for i, h in enumerate(hcells) if h.startswith(k)), None)
-           for k in ('test MSE', 'train MSE', 'vs PCA', 's / epoch')}
-    if None in col.values():
-        die(f'{doc.path}: the zoo table lacks one of the columns {list(col)}')
+           for k in ('test MSE', 'train MSE', 'vs PCA', 's / epoch', 'probe')}
+    if None in [v for k, v in col.items() if k != 'probe']:
+        die(f'{doc.path}: the zoo table lacks one of the columns {list(col)[:-1]}')
+    # A "probe accuracy" column: every row also runs the linear probe (train --probe, probe.json).
+    probe = ['--probe'] if col['probe'] is not None else []
     jobs = []
     for line, c in rows:
         name = c[1].strip().strip('*').strip()
@@ -166,9 +170,10 @@ def zoo_jobs(doc, pattern, train, work):
         else:
             pre = common
         out = os.path.join(work, 'zoo', slug(name))
-        jobs.append(dict(name=name, line=line, reference=num(c[col['vs PCA']]) is None, out=out,  # PCA: "—"
+        reference = num(c[col['vs PCA']]) is None and name.lower().startswith('pca')  # PCA: "—"
+        jobs.append(dict(name=name, line=line, reference=reference, out=out,
                          selected=bool(re.search(pattern, name, re.I)),
-                         cmd=[train, '--progress', 'none'] + pre + args + ['--out', out]))
+                         cmd=[train, '--progress', 'none'] + pre + args + probe + ['--out', out]))
     if not any(j['selected'] for j in jobs if not j['reference']):
         return [j for j in jobs if j['selected']], col
     return [j for j in jobs if j['selected'] or j['reference']], col
@@ -181,14 +186,17 @@ def zoo_cells(doc, jobs, col, results):
     for j in jobs:
         if (r := results.get(j['name'])) is None:
             continue
-        add = lambda c, what, v, timing=False: out.append(Cell(doc, j['line'], col[c], j['name'], what, v, timing))
-        add('test MSE', 'test MSE', r['test_mse'])
-        add('train MSE', 'train MSE', r['train_mse'])
-        if not j['reference'] and ref_mse:
+        row = cells(doc.lines[j['line']])
+
+        def add(c, what, v, timing=False):  # a cell without a number ("—") is not compared
+            if v is not None and col[c] is not None and num(row[col[c]]):
+                out.append(Cell(doc, j['line'], col[c], j['name'], what, v, timing))
+        add('test MSE', 'test MSE', r.get('test_mse'))
+        add('train MSE', 'train MSE', r.get('train_mse'))
+        if not j['reference'] and ref_mse and 'test_mse' in r:
             add('vs PCA', 'vs PCA', (r['test_mse'] / ref_mse - 1) * 100)
-        t = r.get('mean_epoch_seconds', r.get('fit_seconds'))
-        if t is not None and num(cells(doc.lines[j['line']])[col['s / epoch']]):
-            add('s / epoch', 's / epoch', t, timing=True)
+        add('probe', 'probe accuracy', r.get('probe_test_accuracy'))
+        add('s / epoch', 's / epoch', r.get('mean_epoch_seconds', r.get('fit_seconds')), timing=True)
     return out
 
 
@@ -261,6 +269,18 @@ def main():
             shutil.rmtree(work, ignore_errors=True)
 
 
+def read_results(out, probed):
+    """metrics.json (absent for the raw-pixels probe row) and, if probed, probe.json's test accuracy."""
+    results, metrics = {}, os.path.join(out, 'metrics.json')
+    if os.path.exists(metrics) or not probed:
+        with open(metrics) as f:
+            results = json.load(f)
+    if probed:
+        with open(os.path.join(out, 'probe.json')) as f:
+            results['probe_test_accuracy'] = json.load(f)['test_accuracy']
+    return results
+
+
 def check(a, work):
     zoo, sdoc = Doc(a.doc), Doc(a.studies_doc)
     zjobs, col = zoo_jobs(zoo, a.rows, a.train, work)
@@ -281,9 +301,8 @@ def check(a, work):
                 texts[j['name']] = text
             else:
                 try:
-                    with open(os.path.join(j['out'], 'metrics.json')) as f:
-                        results[j['name']] = json.load(f)
-                except (OSError, ValueError) as e:
+                    results[j['name']] = read_results(j['out'], '--probe' in j['cmd'])
+                except (OSError, ValueError, KeyError) as e:
                     failed.append((j, rc, f'{e}\n{text}'))
     found = zoo_cells(zoo, zjobs, col, results)
     for j in sjobs:
