@@ -3,6 +3,8 @@
 // that a test controls every header byte), and error messages checked part by part.
 #include <boost/test/unit_test.hpp>
 
+#include "tapegrad/io/errors.hpp"
+
 #include <zlib.h>
 
 #include <cstdint>
@@ -37,6 +39,18 @@ void check_error(const std::function<void()>& f, const std::vector<std::string>&
         const std::string msg = e.what();
         for (const auto& p : parts) BOOST_CHECK_MESSAGE(msg.find(p) != std::string::npos, "'" << msg << "' lacks '" << p << "'");
     }
+}
+
+// A loader that must refuse `file` (written to `path`) with a FormatError naming the path and
+// every one of `parts`.
+inline std::function<void(const Bytes&, const std::vector<std::string>&)> format_error_check(
+    const std::string& path, std::function<void(const std::string&)> load) {
+    return [path, load](const Bytes& file, const std::vector<std::string>& parts) {
+        write_bytes(path, file);
+        std::vector<std::string> all = parts;
+        all.push_back(path);
+        check_error<tg::io::FormatError>([&] { load(path); }, all);
+    };
 }
 
 // A byte-exact npy file: preamble for `version`, dict text padded to `total_header` bytes.

@@ -34,6 +34,7 @@ using tg::Matrix;
 using tg_test::Bytes;
 using tg_test::check_error;
 using tg_test::float_bytes;
+using tg_test::format_error_check;
 using tg_test::npy;
 using tg_test::write_bytes;
 
@@ -243,12 +244,7 @@ BOOST_AUTO_TEST_CASE(npy_headers_xtensor_rejects_still_load) {
 BOOST_AUTO_TEST_CASE(npy_errors) {
     TempDir t;
     const std::string p = t.file("bad.npy");
-    auto err = [&](const Bytes& file, const std::vector<std::string>& parts) {
-        write_bytes(p, file);
-        std::vector<std::string> all = parts;
-        all.push_back(p);
-        check_error<tg::io::FormatError>([&] { tg::io::load_npy<float>(p); }, all);
-    };
+    const auto err = format_error_check(p, [](const std::string& path) { tg::io::load_npy<float>(path); });
     const Bytes six = float_bytes(kSix);
     auto dict = [](const std::string& descr, const std::string& fortran, const std::string& shape) {
         return "{'descr': '" + descr + "', 'fortran_order': " + fortran + ", 'shape': " + shape + ", }";

@@ -60,12 +60,7 @@ BOOST_AUTO_TEST_CASE(float64_and_fortran_order_are_converted_and_reported) {
 BOOST_AUTO_TEST_CASE(converting_loads_refuse_what_the_strict_one_refuses) {
     TempDir t;
     const std::string p = t.file("bad.npy");
-    auto err = [&](const Bytes& file, const std::vector<std::string>& parts) {
-        write_bytes(p, file);
-        std::vector<std::string> all = parts;
-        all.push_back(p);
-        check_error<tg::io::FormatError>([&] { tg::io::load_npy_as<float>(p); }, all);
-    };
+    const auto err = format_error_check(p, [](const std::string& path) { tg::io::load_npy_as<float>(path); });
     const Bytes f8 = raw_bytes(kRowMajor);
     err(npy(dict("<i8", false, "(2, 3)"), f8), {"byte 10", "dtype '<i8' is not a float array"});
     err(npy(dict(">f8", false, "(2, 3)"), f8), {"'>f8' is big-endian"});
@@ -102,12 +97,7 @@ BOOST_AUTO_TEST_CASE(labels_in_every_integer_dtype_and_vector_shape) {
 BOOST_AUTO_TEST_CASE(labels_that_are_not_class_indices_are_refused_naming_index_and_byte) {
     TempDir t;
     const std::string p = t.file("labels.npy");
-    auto err = [&](const Bytes& file, const std::vector<std::string>& parts) {
-        write_bytes(p, file);
-        std::vector<std::string> all = parts;
-        all.push_back(p);
-        check_error<tg::io::FormatError>([&] { tg::io::load_npy_labels(p); }, all);
-    };
+    const auto err = format_error_check(p, [](const std::string& path) { tg::io::load_npy_labels(path); });
     err(npy(dict("<i4", false, "(3,)"), raw_bytes(std::vector<std::int32_t>{0, -1, 2})),
         {"byte 132", "label at index 1 is -1"});
     err(npy(dict("|i1", false, "(3,)"), raw_bytes(std::vector<std::int8_t>{0, 1, -128})), {"index 2 is -128"});
