@@ -22,20 +22,30 @@ constexpr const char* kArrayDir = "checkpoint";
 
 std::string checkpoint_path(const std::string& dir) { return (fs::path(dir) / kCheckpointFile).string(); }
 
+// Whether `name` is a temporary file of tg::io's atomic writer: "<file>.tmp.<pid>.<counter>".
+bool is_atomic_write_leftover(const std::string& name) {
+    const std::size_t at = name.rfind(".tmp.");
+    if (at == std::string::npos || at == 0) return false;
+    const std::string tail = name.substr(at + 5);
+    const std::size_t dot = tail.find('.');
+    auto digits = [](const std::string& s) { return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos; };
+    return dot != std::string::npos && digits(tail.substr(0, dot)) && digits(tail.substr(dot + 1));
+}
+
 // Removes array files of earlier checkpoints: only names this tool writes (e*.npy) in its own
 // subdirectory, and only after the new JSON (which does not name them) is in place. Also the
-// temporary files a killed save left behind (e*.npy.tmp.*, checkpoint.json.tmp.*).
+// temporary files a killed run left behind mid-write (of an array, the checkpoint, the metrics
+// or a picture), which only the atomic writer names "<file>.tmp.<pid>.<counter>".
 void prune(const fs::path& dir, const fs::path& array_dir, const std::set<std::string>& keep) {
     std::error_code ec;
     for (const auto& entry : fs::directory_iterator(array_dir, ec)) {
         const std::string name = entry.path().filename().string();
         const bool ours = name.size() > 5 && name[0] == 'e';
-        if (ours && ((entry.path().extension() == ".npy" && !keep.count(name)) || name.find(".npy.tmp.") != std::string::npos))
+        if (ours && ((entry.path().extension() == ".npy" && !keep.count(name)) || is_atomic_write_leftover(name)))
             fs::remove(entry.path(), ec);
     }
-    const std::string stale_json = std::string(kCheckpointFile) + ".tmp.";
     for (const auto& entry : fs::directory_iterator(dir, ec))
-        if (entry.path().filename().string().rfind(stale_json, 0) == 0) fs::remove(entry.path(), ec);
+        if (entry.is_regular_file(ec) && is_atomic_write_leftover(entry.path().filename().string())) fs::remove(entry.path(), ec);
 }
 
 template <class T>
