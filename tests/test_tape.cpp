@@ -1,6 +1,7 @@
 // The tape's contract: tied weights get the sum of both contributions, nothing is allocated
 // after warm-up, misuse and bad shapes are named clearly, anomalies are located.
 #include "alloc_counter.hpp"
+#include "test_helpers.hpp"
 #include <tapegrad/models/all.hpp>
 
 #include <tapegrad/gradcheck.hpp>
@@ -17,25 +18,10 @@ namespace {
 template <class T>
 Matrix<T> random_matrix(std::size_t r, std::size_t c, std::uint64_t seed, double lo = -1, double hi = 1) {
     std::mt19937_64 rng(seed);
-    std::uniform_real_distribution<double> u(lo, hi);
-    Matrix<T> m = Matrix<T>::from_shape({r, c});
-    for (T& v : m) v = T(u(rng));
-    return m;
+    return tg_test::random_matrix<T>(rng, r, c, lo, hi);
 }
 
-// Runs `f`, expects it to throw E, and checks that the message contains every fragment.
-template <class E, class F>
-void expect_error(F&& f, std::initializer_list<const char*> fragments) {
-    try {
-        f();
-    } catch (const E& e) {
-        const std::string message = e.what();
-        for (const char* fragment : fragments)
-            BOOST_TEST(message.find(fragment) != std::string::npos, "message '" << message << "' lacks '" << fragment << "'");
-        return;
-    }
-    BOOST_FAIL("expected an exception");
-}
+using tg_test::expect_error;
 
 struct TiedFixture {
     Matrix<double> X = random_matrix<double>(5, 6, 1, 0, 1);

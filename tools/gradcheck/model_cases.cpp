@@ -51,7 +51,8 @@ std::vector<nlohmann::json> expand(const train::ModelKind& kind, const nlohmann:
 
 std::vector<Case> model_cases() {
     std::mt19937_64 rng(99);
-    auto x = std::make_shared<Matrix<D>>(random_matrix(rng, 4, 6, 0, 1));  // a batch of 4 inputs in [0,1]^6
+    // A batch of 4 inputs in [0,1]^16 (4x4 images for the convolutional kinds).
+    auto x = std::make_shared<Matrix<D>>(random_matrix(rng, 4, 16, 0, 1));
     auto x32 = std::make_shared<Matrix<float>>(xt::cast<float>(*x));
     std::vector<Case> cases;
     for (const train::ModelKind& kind : train::model_kinds()) {
@@ -60,8 +61,8 @@ std::vector<Case> model_cases() {
             for (const nlohmann::json& options : expand(kind, variant)) {
                 const train::OptionValues values(train::resolve_options(kind.options, options, kind.name + ": "));
                 if (kind.check && !kind.check(values).empty()) continue;  // a combination the kind refuses
-                std::shared_ptr<Model<D>> model = train::make_model<D>(kind, values, 6, 11);
-                std::shared_ptr<Model<float>> model32 = train::make_model<float>(kind, values, 6, 11);
+                std::shared_ptr<Model<D>> model = train::make_model<D>(kind, values, 16, 11);
+                std::shared_ptr<Model<float>> model32 = train::make_model<float>(kind, values, 16, 11);
                 // Biases start at zero in the models; move them off zero so their gradients are
                 // generic. Values are rounded to float, and float32's model gets the same ones.
                 const auto p64 = model->parameters();

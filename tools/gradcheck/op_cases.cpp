@@ -81,6 +81,37 @@ struct Builder {
 
 #define TG_OP []<class T>([[maybe_unused]] Tape<T> & t, [[maybe_unused]] Vars<T> & v)
 
+// Convolutions in every layout with a code path of its own: stride 1 and 2, padding 0 and 1,
+// 1 and 3 input channels, several output channels, non-square images and kernels, batch 2,
+// with and without a bias, a tied kernel read by both, and a feature map read by a dense layer.
+// Operands: images (B x H·W·C), kernel ((kh·kw·C) x O), bias (1 x O).
+void add_convolution_cases(Builder& b) {
+    b.add("convolution", "conv2d 5x4x1, 3x3 kernel to 2 channels, stride 1, padding 0",
+          {{2, 20}, {9, 2}, {1, 2}}, TG_OP { return conv2d(v[0], {5, 4, 1}, v[1], v[2], {3, 3, 1, 0}); });
+    b.add("convolution", "conv2d 6x5x3, 3x3 kernel to 4 channels, stride 2, padding 1",
+          {{2, 90}, {27, 4}, {1, 4}}, TG_OP { return conv2d(v[0], {6, 5, 3}, v[1], v[2], {3, 3, 2, 1}); });
+    b.add("convolution", "conv2d 4x6x2, 2x2 kernel, stride 2, no bias",
+          {{2, 48}, {8, 3}}, TG_OP { return conv2d(v[0], {4, 6, 2}, v[1], ConvWindow{2, 2, 2, 0}); });
+    b.add("convolution", "conv2d 3x4x1, 2x3 kernel, stride 1, padding 1",
+          {{3, 12}, {6, 2}, {1, 2}}, TG_OP { return conv2d(v[0], {3, 4, 1}, v[1], v[2], {2, 3, 1, 1}); });
+    b.add("convolution", "conv_transpose2d 3x3x2 to 6x6x1, 3x3 kernel, stride 2, padding 1, output padding 1",
+          {{2, 18}, {9, 2}, {1, 1}}, TG_OP { return conv_transpose2d(v[0], {3, 3, 2}, v[1], v[2], {3, 3, 2, 1}, 1); });
+    b.add("convolution", "conv_transpose2d 2x3x4 to 5x7x3, 3x3 kernel, stride 2, padding 0",
+          {{2, 24}, {27, 4}, {1, 3}}, TG_OP { return conv_transpose2d(v[0], {2, 3, 4}, v[1], v[2], {3, 3, 2, 0}); });
+    b.add("convolution", "conv_transpose2d 3x2x2 to 4x3x2, 2x2 kernel, stride 1, no bias",
+          {{2, 12}, {8, 2}}, TG_OP { return conv_transpose2d(v[0], {3, 2, 2}, v[1], ConvWindow{2, 2, 1, 0}); });
+    b.add("convolution", "tied K: conv_transpose2d(sigmoid(conv2d(X, K)), K), 6x6x1, stride 2, padding 1",
+          {{2, 36}, {9, 3}, {1, 3}, {1, 1}}, TG_OP {
+              const ConvWindow w{3, 3, 2, 1};
+              const Var<T> h = sigmoid(conv2d(v[0], {6, 6, 1}, v[1], v[2], w));
+              return conv_transpose2d(h, {3, 3, 3}, v[1], v[3], w, 1);
+          });
+    b.add("convolution", "a feature map read by a dense layer: affine(tanh(conv2d(X, K)), W)",
+          {{2, 16}, {4, 2}, {1, 2}, {3, 18}, {1, 3}}, TG_OP {
+              return affine(tanh(conv2d(v[0], {4, 4, 1}, v[1], v[2], {2, 2, 1, 0})), v[3], v[4]);
+          });
+}
+
 }  // namespace
 
 std::vector<Case> op_cases() {
@@ -156,6 +187,7 @@ std::vector<Case> op_cases() {
         static const Matrix<T> labels{{1}, {0}, {2}, {2}, {1}};
         return softmax_cross_entropy(affine(v[0], v[1], v[2]), labels);
     });
+    add_convolution_cases(b);
     return cases;
 }
 

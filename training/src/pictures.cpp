@@ -29,7 +29,9 @@ std::string draw_filters(const std::string& dir, const tg::Matrix<float>& filter
     std::copy(filters.data(), filters.data() + shown.size(), shown.data());
     const auto grid = static_cast<std::size_t>(std::ceil(std::sqrt(double(n))));
     const std::string path = in_dir(dir, "filters.png");
-    tg::io::write_png_gray(path, enlarge(tg::io::tile_grid(shown, image_rows, image_cols, grid, true, 1, 0.5f), 2));
+    // Small tiles (a convolution's 3x3 kernels) are enlarged until they are about 48 pixels high.
+    const std::size_t factor = std::max<std::size_t>(2, 48 / std::max<std::size_t>(image_rows, 1));
+    tg::io::write_png_gray(path, enlarge(tg::io::tile_grid(shown, image_rows, image_cols, grid, true, 1, 0.5f), factor));
     return path;
 }
 

@@ -5,6 +5,7 @@
 #include <tapegrad/models/all.hpp>
 
 #include <algorithm>
+#include <cmath>
 
 namespace tg::train {
 namespace {
@@ -166,6 +167,54 @@ std::vector<ModelKind> make_model_kinds() {
                                                            o.text("decoder") == "sigmoid", seed);
         },
         {{{"layers", {4, 2}}, {"decoder", "sigmoid"}}}));
+    kinds.push_back(model(
+        "conv", "convolutional: strided convolutions, a dense code, transposed convolutions (tied: the same kernels)",
+        {integer_list_option("channels", {16, 32}, "conv: output channels of each strided convolution", 1, 1024, 8),
+         integer_option("kernel", 3, "conv: kernel height and width", 1, 15),
+         integer_option("stride", 2, "conv: stride of every convolution", 1, 8),
+         integer_option("padding", 1, "conv: zero padding on each side (smaller than the kernel)", 0, 14),
+         integer_option("code", 64, "code size (hidden units; conv: 0 keeps the last feature map as the code)", 0, kMaxLayerSize),
+         choice_option("encoder", "relu", "encoder (hidden) activation", encoder_choices()),
+         choice_option("decoder", "linear", "decoder output", {"linear", "sigmoid"}),
+         flag_option("tied", true, "decoder weight is the encoder's transpose (the default), or its own matrix", "untied"),
+         integer_option("image_channels", 1, "conv: channels of the input images (rows are H x W x C, channels last)", 1, 64),
+         integer_option("image_height", 0, "conv: image height (0: square images)", 0, 65536),
+         choice_option("corruption", "none", "denoising: noise kind (conv: none trains on clean input)", {"none", "masking", "gaussian"}),
+         real_option("corruption_amount", 0.25, "denoising: masking probability, or gaussian sigma", 0)},
+        [](const OptionValues& o) -> std::string {
+            if (o.integer("padding") >= o.integer("kernel")) return "--padding must be smaller than --kernel";
+            if (o.text("corruption") == "masking" && o.real("corruption_amount") > 1)
+                return "--corruption-amount is a probability for masking and must lie in [0, 1]";
+            return "";
+        },
+        []<class T>(const OptionValues& o, std::size_t in, std::uint64_t seed) -> std::unique_ptr<Model<T>> {
+            const std::size_t channels = o.integer("image_channels"), pixels = in / channels;
+            std::size_t height = o.integer("image_height");
+            if (height == 0) height = std::size_t(std::llround(std::sqrt(double(pixels))));
+            if (in % channels != 0 || height == 0 || pixels % height != 0 || (o.integer("image_height") == 0 && height * height != pixels))
+                throw UsageError("--model conv: rows of " + std::to_string(in) + " values are not " +
+                                 (o.integer("image_height") ? std::to_string(height) + " pixels high" : std::string("square images")) +
+                                 " of " + std::to_string(channels) + " channel(s); set --image-height and --image-channels");
+            ConvAutoencoderConfig c;
+            c.image = {height, pixels / height, channels};
+            c.channels = o.integers("channels");
+            c.window = {o.integer("kernel"), o.integer("kernel"), o.integer("stride"), o.integer("padding")};
+            c.code = o.integer("code");
+            c.activation = parse_activation(o.text("encoder"));
+            c.sigmoid_decoder = o.text("decoder") == "sigmoid";
+            c.tied = o.flag("tied");
+            if (o.text("corruption") != "none")
+                c.corruption = Corruption{o.text("corruption") == "gaussian" ? Corruption::Kind::gaussian : Corruption::Kind::masking,
+                                          o.real("corruption_amount"), noise_seed(seed)};
+            c.seed = seed;
+            return std::make_unique<ConvAutoencoder<T>>(c);
+        },
+        // On 4x4 images: stride 2 with a dense code; two layers down to 1x1 with the map as the
+        // code and a sigmoid decoder; 2x2 images of 4 channels through a 2x2 kernel.
+        {{{"channels", {2}}, {"code", 3}},
+         {{"channels", {2, 3}}, {"code", 0}, {"decoder", "sigmoid"}},
+         {{"channels", {3}}, {"kernel", 2}, {"stride", 1}, {"padding", 0}, {"image_channels", 4}, {"code", 2},
+          {"corruption", "gaussian"}, {"corruption_amount", 0.1}}}));
     kinds.push_back(model(
         "linear", "Kunin et al.'s linear autoencoder, no biases, \"sum\" L2 penalty (docs/studies.md)",
         {integer_option("code", 64, "code size (hidden units; PCA: components)", 1, kMaxLayerSize),

@@ -257,8 +257,12 @@ struct Trainer<T>::State {
         };
         const std::size_t h = options.image_rows, w = options.image_cols;
         if (h > 0 && w > 0) {
-            if (const Matrix<T>* filters = model.filters())
-                attempt("filters", [&] { return draw_filters(options.out, converted<float>(*filters), h, w); });
+            if (const Matrix<T>* filters = model.filters()) {
+                const Shape tile = model.filter_size();
+                attempt("filters", [&] {
+                    return draw_filters(options.out, converted<float>(*filters), tile[0] ? tile[0] : h, tile[0] ? tile[1] : w);
+                });
+            }
             const Matrix<T> originals = row_block(test, 0, std::min(options.pictures, test.shape()[0]));
             std::vector<Matrix<float>> rows{converted<float>(originals)};
             // Also what a denoising model was trained to do: clean up a corrupted input.

@@ -102,6 +102,7 @@ struct Node {
     Matrix<T> result;                   ///< storage for an op's value
     Matrix<T> own_grad;                 ///< storage for an op's gradient
     Matrix<T> saved;                    ///< whatever else backward needs (e.g. sigmoid of the input)
+    Matrix<T> scratch;                  ///< an op's working memory (e.g. col2im's input), kept for reuse
 
     /// Operand `i`.
     Node& in(std::size_t i) const { return *inputs[i]; }

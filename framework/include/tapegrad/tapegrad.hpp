@@ -3,6 +3,7 @@
 #include "tapegrad/errors.hpp"
 #include "tapegrad/graphviz.hpp"
 #include "tapegrad/ops/activations.hpp"
+#include "tapegrad/ops/conv.hpp"
 #include "tapegrad/ops/elementwise.hpp"
 #include "tapegrad/ops/linear.hpp"
 #include "tapegrad/ops/losses.hpp"

@@ -41,6 +41,25 @@ void matmul_backward_operands(const Matrix<T>& g, Node<T>& a, bool ta, Node<T>& 
     }
 }
 
+// grad(b) (+)= the column sums of the rows x cols array g: the gradient of a bias row
+// broadcast over `rows` rows (affine's batch, a convolution's pixels). Nothing if b needs none.
+template <class T>
+void add_column_sums(Node<T>& b, const T* g, std::size_t rows, std::size_t cols) {
+    if (!b.requires_grad) return;
+    T* db = b.grad->data();
+    if (!accumulate_into(b))
+        for (std::size_t j = 0; j < cols; ++j) db[j] = T(0);
+    for (std::size_t i = 0; i < rows; ++i, g += cols)
+        for (std::size_t j = 0; j < cols; ++j) db[j] += g[j];
+}
+
+// Writes the bias row `bias` (1 x cols) into every one of the `rows` rows of `out`.
+template <class T>
+void broadcast_rows(const T* bias, std::size_t rows, std::size_t cols, T* out) {
+    for (std::size_t i = 0; i < rows; ++i, out += cols)
+        for (std::size_t j = 0; j < cols; ++j) out[j] = bias[j];
+}
+
 inline Shape product_shape(const char* op, Shape a, Trans ta, Shape b, Trans tb) {
     const Shape oa = op_shape(a, ta), ob = op_shape(b, tb);
     if (oa[1] != ob[0])
@@ -81,24 +100,13 @@ Var<T> affine(Var<T> x, Var<T> w, Var<T> b, Trans tw = Trans::T) {
         [&](Node<T>& y) {
             // Broadcast the bias into Y first, then let gemm add X op(W) on top (beta = 1):
             // one pass over Y instead of two.
-            const T* bias = b.value().data();
-            T* out = y.result.data();
-            for (std::size_t i = 0; i < shape[0]; ++i, out += shape[1])
-                for (std::size_t j = 0; j < shape[1]; ++j) out[j] = bias[j];
+            detail::broadcast_rows(b.value().data(), shape[0], shape[1], y.result.data());
             blas::gemm(x.value(), false, w.value(), tw == Trans::T, y.result, T(1), T(1));
         },
         [](Node<T>& y) {
             detail::matmul_backward_operands(*y.grad, y.in(0), false, y.in(1),
                                              y.template attributes<AffineAttributes>().transpose_w);
-            Node<T>& b = y.in(2);
-            if (!b.requires_grad) return;
-            const std::size_t rows = y.shape[0], cols = y.shape[1];
-            T* db = b.grad->data();
-            if (!accumulate_into(b))
-                for (std::size_t j = 0; j < cols; ++j) db[j] = T(0);
-            const T* g = y.grad->data();
-            for (std::size_t i = 0; i < rows; ++i, g += cols)
-                for (std::size_t j = 0; j < cols; ++j) db[j] += g[j];
+            detail::add_column_sums(y.in(2), y.grad->data(), y.shape[0], y.shape[1]);
         },
         AffineAttributes{.transpose_w = tw == Trans::T});
 }

@@ -17,16 +17,40 @@ struct Corruption {
     std::uint64_t seed = 7;
 };
 
+/// Checks a masking probability or a noise sigma; throws std::invalid_argument naming `model`.
+inline void check_corruption(const char* model, const Corruption& c) {
+    if (c.kind == Corruption::Kind::masking && !(c.amount >= 0 && c.amount <= 1))
+        throw std::invalid_argument(std::string(model) + ": the masking probability must lie in [0, 1], got " +
+                                    std::to_string(c.amount));
+    if (c.kind == Corruption::Kind::gaussian && !(c.amount >= 0))
+        throw std::invalid_argument(std::string(model) + ": the Gaussian noise sigma must not be negative, got " +
+                                    std::to_string(c.amount));
+}
+
+/// out = the batch under counter-based masking or Gaussian noise (not fixed_mask), keyed by
+/// (seed, epoch, sample id, element). `default_ids` is the caller's buffer for the ids
+/// 0..B-1 of a plain matrix.
+template <class T>
+void corrupt_batch(const Corruption& c, const Batch<T>& batch, Matrix<T>& out, std::vector<std::uint64_t>& default_ids) {
+    std::span<const std::uint64_t> ids = batch.sample_ids;
+    if (ids.empty()) {  // a plain matrix: its rows are samples 0..B-1
+        if (default_ids.size() != batch.x.shape()[0]) {
+            default_ids.resize(batch.x.shape()[0]);
+            std::iota(default_ids.begin(), default_ids.end(), std::uint64_t{0});
+        }
+        ids = default_ids;
+    }
+    if (c.kind == Corruption::Kind::masking)
+        random::mask_rows(batch.x, ids, c.seed, batch.epoch, c.amount, out);
+    else
+        random::add_gaussian_rows(batch.x, ids, c.seed, batch.epoch, c.amount, out);
+}
+
 template <class T>
 class DenoisingAutoencoder : public Autoencoder<T> {
 public:
     DenoisingAutoencoder(const AutoencoderConfig& c, Corruption corruption_) : Autoencoder<T>(c), corruption(corruption_) {
-        if (corruption.kind == Corruption::Kind::masking && !(corruption.amount >= 0 && corruption.amount <= 1))
-            throw std::invalid_argument("denoising: the masking probability must lie in [0, 1], got " +
-                                        std::to_string(corruption.amount));
-        if (corruption.kind == Corruption::Kind::gaussian && !(corruption.amount >= 0))
-            throw std::invalid_argument("denoising: the Gaussian noise sigma must not be negative, got " +
-                                        std::to_string(corruption.amount));
+        check_corruption("denoising", corruption);
     }
 
     /// For Kind::fixed_mask: the one mask applied at every step (the benchmark workload's M).
@@ -38,8 +62,8 @@ public:
     }
 
     bool corrupt(const Batch<T>& batch, Matrix<T>& out) override {
-        const Matrix<T>& x = batch.x;
         if (corruption.kind == Corruption::Kind::fixed_mask) {
+            const Matrix<T>& x = batch.x;
             if (shape_of(fixed_mask) != shape_of(x))
                 throw ShapeError("denoising: fixed mask has shape " + to_string(shape_of(fixed_mask)) +
                                  " but the batch has shape " + to_string(shape_of(x)));
@@ -51,18 +75,7 @@ public:
             for (std::size_t i = 0, n = x.size(); i < n; ++i) o[i] = in[i] * mask[i];
             return true;
         }
-        std::span<const std::uint64_t> ids = batch.sample_ids;
-        if (ids.empty()) {  // a plain matrix: its rows are samples 0..B-1
-            if (default_ids.size() != x.shape()[0]) {
-                default_ids.resize(x.shape()[0]);
-                std::iota(default_ids.begin(), default_ids.end(), std::uint64_t{0});
-            }
-            ids = default_ids;
-        }
-        if (corruption.kind == Corruption::Kind::masking)
-            random::mask_rows(x, ids, corruption.seed, batch.epoch, corruption.amount, out);
-        else
-            random::add_gaussian_rows(x, ids, corruption.seed, batch.epoch, corruption.amount, out);
+        corrupt_batch(corruption, batch, out, default_ids);
         return true;
     }
 

@@ -49,6 +49,8 @@ public:
     }
     /// The first layer's weights, one row per code unit (drawn as filters), if it has such.
     virtual const Matrix<T>* filters() const { return nullptr; }
+    /// The size of one filter tile (rows, cols); {0, 0}: a filter is input-sized (a dense layer's).
+    virtual Shape filter_size() const { return {0, 0}; }
     /// The input the model trains on for this batch, if it corrupts its input (false: it
     /// trains on the batch as it is). Used to show what a denoising model cleans up.
     virtual bool corrupt(const Batch<T>& /*batch*/, Matrix<T>& /*out*/) { return false; }
