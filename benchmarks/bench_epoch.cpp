@@ -1,7 +1,8 @@
 // One Fashion-MNIST training epoch through the library's Trainer, per model kind: the cost of
-// corruption noise at the scale users wait for. Reported time: the epoch's training steps as
-// the Trainer measures them (batch gathering, noise, forward, backward, Adam); evaluation is
-// the same for every kind and reported apart as the eval_s counter. One BLAS thread.
+// corruption noise and of convolutions at the scale users wait for. Reported time: the epoch's
+// training steps as the Trainer measures them (batch gathering, noise, forward, backward,
+// Adam); evaluation (train and test MSE) is reported apart as the eval_s counter. One BLAS
+// thread.
 //   ./build/benchmarks/bench_epoch --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
 #include <tapegrad/blas.hpp>
 #include <tapegrad/train/config.hpp>
@@ -47,6 +48,11 @@ BENCHMARK_CAPTURE(epoch, denoising_masking30_784x64, "denoising", {{"code", 64},
     ->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(3);
 BENCHMARK_CAPTURE(epoch, denoising_gaussian30_784x64, "denoising", {{"code", 64}, {"corruption", "gaussian"}, {"corruption_amount", 0.3}})
     ->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(3);
+
+// The zoo's convolutional rows: 28x28 -> 14x14x16 -> 7x7x32 -> 64, tied and untied.
+BENCHMARK_CAPTURE(epoch, conv_tied_16-32_code64, "conv", code64)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(1);
+BENCHMARK_CAPTURE(epoch, conv_untied_16-32_code64, "conv", {{"code", 64}, {"tied", false}})
+    ->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(1);
 
 }  // namespace
 

@@ -78,6 +78,29 @@ BOOST_AUTO_TEST_CASE(float64_trains_and_resumes_exactly) {
                       std::exception);
 }
 
+// The conv model on .npy images: 8x8 single-channel rows, and the same 64 values read as 4x8
+// images of 2 channels; with denoising noise, stopped in mid-epoch and resumed exactly. Rows
+// that are not the images the options describe are refused with exit 2 and a message.
+BOOST_AUTO_TEST_CASE(the_conv_model_trains_on_npy_images_and_resumes_exactly) {
+    TempDir tmp;
+    const std::string data = synthetic_data(tmp);
+    for (const char* geometry : {"", "--image-height 4 --image-channels 2 "}) {
+        BOOST_TEST_CONTEXT("geometry '" << geometry << "'") {
+            const std::string common = data + "--model conv --channels 4,6 --code 5 --corruption gaussian --batch 32"
+                                              " --epochs 2 " + geometry;
+            const std::string straight = tmp / (std::string("straight") + (*geometry ? "-2ch" : "")),
+                              split = tmp / (std::string("split") + (*geometry ? "-2ch" : ""));
+            BOOST_REQUIRE_EQUAL(run_train(common + "--out " + straight, tmp).code, 0);
+            BOOST_REQUIRE_EQUAL(run_train(common + "--stop-after-steps 13 --out " + split, tmp).code, 130);
+            BOOST_REQUIRE_EQUAL(run_train("--resume " + split, tmp).code, 0);
+            require_same_checkpoint(straight, split);
+        }
+    }
+    const Run bad = run_train(data + "--model conv --image-channels 3 --epochs 1 --out " + (tmp / "bad"), tmp);
+    BOOST_TEST(bad.code == 2);
+    BOOST_TEST(bad.output.find("rows of 64 values are not square images of 3 channel(s)") != std::string::npos, bad.output);
+}
+
 // SIGTERM sent from outside (as a job scheduler does): the run saves a checkpoint, exits with
 // 128 + 15, and resuming ends where an uninterrupted run ends.
 BOOST_AUTO_TEST_CASE(sigterm_from_outside_saves_and_exits_143) {

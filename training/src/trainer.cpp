@@ -183,7 +183,10 @@ struct Trainer<T>::State {
     }
 
     double reconstruction_mse(const Matrix<T>& X) {
-        constexpr std::size_t chunk = 1000;
+        // 256 rows: a conv model's im2col buffers for 1000 rows (35 MB) fall out of cache and
+        // its evaluation took 3.3 s instead of 2.0 s (1 thread, 70,000 rows); dense models do
+        // not mind (0.21 s either way).
+        constexpr std::size_t chunk = 256;
         const std::size_t n = X.shape()[0];
         double total = 0;
         for (std::size_t first = 0; first < n; first += chunk) {
