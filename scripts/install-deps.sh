@@ -9,4 +9,5 @@ $SUDO apt-get install -y -qq --no-install-recommends \
   g++ cmake make pkg-config \
   libxtensor-dev libxtensor-blas-dev libxsimd-dev libopenblas-dev liblapack-dev \
   libboost-test-dev libbenchmark-dev libcli11-dev libfmt-dev nlohmann-json3-dev \
-  zlib1g-dev libpng-dev gnuplot-nox dataset-fashion-mnist librandom123-dev doxygen python3-numpy >/dev/null
+  zlib1g-dev libpng-dev gnuplot-nox dataset-fashion-mnist librandom123-dev doxygen python3-numpy \
+  libopenmpi-dev openmpi-bin >/dev/null

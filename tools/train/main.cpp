@@ -3,6 +3,7 @@
 // (from a checkpoint when resuming), and hands model, optimizer and data to tg::train::Trainer.
 // Errors are reported as one message and an exit code (see --help), never a stack trace.
 #include "cli.hpp"
+#include "parallel.hpp"
 
 #include <tapegrad/blas.hpp>
 #include <tapegrad/io/errors.hpp>
@@ -24,10 +25,17 @@ namespace {
 using namespace train_tool;
 namespace tt = tg::train;
 
-int fail(int code, const std::string& message) {
+// Under mpirun an error ends the whole job (MPI_Abort): a rank that returned alone would leave
+// the others waiting in a collective.
+int fail(Processes& processes, int code, const std::string& message) {
     std::fflush(stdout);
-    fmt::print(stderr, "error: {}\n", message);
-    return code;
+    if (!processes.parallel()) {
+        fmt::print(stderr, "error: {}\n", message);
+        return code;
+    }
+    fmt::print(stderr, "error: rank {}: {}\n", processes.world().rank(), message);
+    processes.world().abort(code);
+    return code;  // not reached: abort ends the job
 }
 
 int exit_code(const tt::TrainResult& r) {
@@ -46,8 +54,10 @@ tt::ProbeOptions probe_options(const RunOptions& run) {
 }
 
 template <class T>
-int train_as(const tt::RunConfig& config, const RunOptions& run, tt::Data& data, const nlohmann::json* resume) {
+int train_as(Processes& processes, const tt::RunConfig& config, const RunOptions& run, tt::Data& data,
+             const nlohmann::json* resume) {
     const tt::OptionValues& t = config.training;
+    check_ranks_agree(processes.world(), config, data);
     const tg::Matrix<T> train = tt::take_as<T>(std::move(data.train)), test = tt::take_as<T>(std::move(data.test));
     auto model = tt::make_model<T>(config.model_kind(), config.model_options, train.shape()[1], t.seed("seed"));
     auto optimizer = tt::make_optimizer<T>(config.optimizer_kind(), config.optimizer_options, model->parameters());
@@ -69,9 +79,11 @@ int train_as(const tt::RunConfig& config, const RunOptions& run, tt::Data& data,
     o.command_line = run.command_line;
     o.title = config.model;
     o.summary = config.optimizer + ", seed " + std::to_string(t.seed("seed"));
+    o.communicator = &processes.world();
     tt::Trainer<T> trainer(*model, *optimizer, train, test, o);
     if (resume) trainer.restore(*resume, run.resume);
     const tt::TrainResult result = trainer.fit();
+    if (!processes.leader()) return exit_code(result);  // rank 0 reports, probes and writes
     if (result.status == tt::TrainResult::Status::stopped) fmt::print("resume with: train --resume {}\n", run.out);
     if (result.status == tt::TrainResult::Status::completed && (run.probe || run.export_codes)) {
         const tg::Matrix<T> train_codes = tt::codes_of(*model, train), test_codes = tt::codes_of(*model, test);
@@ -102,8 +114,13 @@ int pca_as(const tt::RunConfig& config, const RunOptions& run, tt::Data& data) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    Processes processes(argc, argv);  // MPI's world under mpirun, else this process alone
     CommandLine cl;
-    if (const int code = parse_command_line(argc, argv, cl); code >= 0) return code;
+    if (const int code = parse_command_line(argc, argv, cl); code >= 0) {
+        // The message is printed; under mpirun the other ranks must not wait for this one.
+        if (code != kExitOk && processes.parallel()) processes.world().abort(code);
+        return code;
+    }
     try {
         nlohmann::json resume;
         tt::RunConfig config;
@@ -111,7 +128,7 @@ int main(int argc, char** argv) {
             try {
                 resume = tt::read_checkpoint(cl.run.resume);
             } catch (const tg::io::IoError& e) {
-                return fail(kExitCorruptData, e.what());
+                return fail(processes, kExitCorruptData, e.what());
             }
             const tt::RunConfig saved = tt::config_from_checkpoint(resume, cl.run.resume);
             if (!saved.model_kind().trainable()) throw tt::UsageError("a " + saved.model + " run has nothing to resume");
@@ -132,14 +149,18 @@ int main(int argc, char** argv) {
         try {
             data = tt::load_data(source);
         } catch (const tg::io::IoError& e) {
-            return fail(kExitCorruptData, e.what());  // the file exists (checked) but cannot be read
+            return fail(processes, kExitCorruptData, e.what());  // the file exists (checked) but cannot be read
         }
         tt::install_stop_handlers();
         const bool float64 = t.text("dtype") == "float64";
-        for (const std::string& note : data.notes) fmt::print("note       {}\n", note);
+        if (processes.leader())
+            for (const std::string& note : data.notes) fmt::print("note       {}\n", note);
         if (cl.run.probe && data.classes == 0)  // say so before training, not after
             throw tt::UsageError("--probe needs class labels: Fashion-MNIST has them; with --train-npy, give "
                                  "--train-labels-npy and --test-labels-npy");
+        // The closed-form and probe-only kinds train nothing in parallel: rank 0 does them.
+        if (processes.parallel() && !processes.leader() && (config.model == "pixels" || !config.model_kind().trainable()))
+            return kExitOk;
         if (config.model == "pixels") {  // the probe's baseline: the raw input is the code
             if (!cl.run.probe) throw tt::UsageError("--model pixels has nothing to train; it serves --probe");
             tt::probe_and_report(data.train, data.test, data, "raw pixels", cl.run.out, probe_options(cl.run));
@@ -148,14 +169,15 @@ int main(int argc, char** argv) {
         if (!config.model_kind().trainable())
             return float64 ? pca_as<double>(config, cl.run, data) : pca_as<float>(config, cl.run, data);
         const nlohmann::json* from = cl.run.resume.empty() ? nullptr : &resume;
-        return float64 ? train_as<double>(config, cl.run, data, from) : train_as<float>(config, cl.run, data, from);
+        return float64 ? train_as<double>(processes, config, cl.run, data, from)
+                       : train_as<float>(processes, config, cl.run, data, from);
     } catch (const tt::UsageError& e) {
-        return fail(kExitUsage, std::string(e.what()) + "\nrun with --help for the options");
+        return fail(processes, kExitUsage, std::string(e.what()) + "\nrun with --help for the options");
     } catch (const tg::io::FormatError& e) {
-        return fail(kExitCorruptData, e.what());
+        return fail(processes, kExitCorruptData, e.what());
     } catch (const nlohmann::json::exception& e) {
-        return fail(kExitCorruptData, cl.run.resume + ": " + e.what());
+        return fail(processes, kExitCorruptData, cl.run.resume + ": " + e.what());
     } catch (const std::exception& e) {
-        return fail(kExitFailure, e.what());
+        return fail(processes, kExitFailure, e.what());
     }
 }

@@ -57,11 +57,14 @@ struct Trainer<T>::State {
     double partial_loss_sum = 0, partial_seconds = 0;
     std::string last_checkpoint;
     int checkpoint_blas_threads = 0;  // of the checkpoint resumed from (0: none, or not recorded)
+    Communicator& comm = options.communicator ? *options.communicator : single_process();
+    DataParallel<T> data_parallel{comm, parameters};
+    const bool leader = comm.rank() == 0;  // the one rank that prints and writes
 
-    // Progress and summaries on stdout, unless the caller asked for silence.
+    // Progress and summaries on stdout (rank 0's), unless the caller asked for silence.
     template <class... Args>
     void say(fmt::format_string<Args...> format, Args&&... args) {
-        if (options.verbose) fmt::print(format, std::forward<Args>(args)...);
+        if (options.verbose && leader) fmt::print(format, std::forward<Args>(args)...);
     }
 
     std::size_t steps_per_epoch() const {
@@ -76,6 +79,9 @@ struct Trainer<T>::State {
         say("training   {}lr {:g}{}, batch {}, {} steps per epoch\n", options.summary.empty() ? "" : options.summary + ", ",
                    base_lr, options.lr_schedule == LrSchedule::cosine ? " (cosine decay)" : "", options.batch, steps_per_epoch());
         say("data       {} train x {} test rows of {}\n", train.shape()[0], test.shape()[0], train.shape()[1]);
+        if (comm.size() > 1)
+            say("parallel   {} processes, each a slice of every batch of {}; {} values reduced per step\n", comm.size(),
+                options.batch, data_parallel.reduced_values());
         if (epochs_done > 0 || resume_step > 0)
             say("resuming   {} after epoch {}, step {}\n", last_checkpoint, epochs_done, resume_step);
         // OpenBLAS splits a gemm's work differently by thread count, and the sums round
@@ -88,6 +94,7 @@ struct Trainer<T>::State {
     }
 
     TrainResult run() {
+        data_parallel.broadcast_parameters();  // a no-op for one process
         describe();
         for (int epoch = epochs_done + 1; epoch <= options.epochs; ++epoch) {
             TrainResult r = run_epoch(epoch);
@@ -105,25 +112,31 @@ struct Trainer<T>::State {
         double loss_sum = std::exchange(partial_loss_sum, 0.0);
         std::size_t loss_count = std::exchange(partial_loss_count, 0);
         const double earlier_seconds = std::exchange(partial_seconds, 0.0);
-        Progress progress(options.progress, epoch, options.epochs, steps, first);
+        Progress progress(leader ? options.progress : ProgressMode::none, epoch, options.epochs, steps, first);
         const auto start = Clock::now();
         for (std::size_t s = first; s < steps; ++s) {
             const std::size_t begin = s * options.batch, rows = std::min(options.batch, n - begin);
-            gather(begin, rows);
+            const auto [lo, hi] = data_parallel.shard(rows);  // all rows for one process
+            gather(begin + lo, hi - lo);
             set_learning_rate(std::size_t(epoch - 1) * steps + s, std::size_t(options.epochs) * steps);
             try {
-                loss_sum += step(epoch);
+                loss_sum += step(epoch, rows);
             } catch (const Diverged& d) {
                 progress.finish();
                 return diverged(epoch, s, d.what);
             } catch (const AnomalyError& e) {
                 progress.finish();
+                // Found on this rank only: the others wait in the next reduction, so end them all.
+                if (comm.size() > 1) {
+                    fmt::print(stderr, "error: rank {}: {}\n", comm.rank(), e.what());
+                    comm.abort(4);
+                }
                 return diverged(epoch, s, e.what());
             }
             ++loss_count;
             progress.update(s + 1, loss_sum / double(loss_count));
             if (++session_steps == options.stop_after_steps) std::raise(SIGINT);
-            if (stop_requested() && s + 1 < steps) {
+            if (stop_agreed() && s + 1 < steps) {
                 progress.finish();
                 save(epoch - 1, s + 1, loss_sum, loss_count, earlier_seconds + seconds_since(start));
                 return stopped(fmt::format("epoch {}, step {}/{}", epoch, s + 1, steps));
@@ -145,19 +158,30 @@ struct Trainer<T>::State {
                    format_duration(r.eval_seconds));
         std::fflush(stdout);
         const bool due = options.checkpoint_every > 0 && epoch % options.checkpoint_every == 0;
-        if (due || epoch == options.epochs || stop_requested()) save(epoch, 0, 0.0, 0, 0.0);
-        if (stop_requested() && epoch < options.epochs) return stopped(fmt::format("the end of epoch {}", epoch));
+        const bool stop = stop_agreed();
+        if (due || epoch == options.epochs || stop) save(epoch, 0, 0.0, 0, 0.0);
+        if (stop && epoch < options.epochs) return stopped(fmt::format("the end of epoch {}", epoch));
         return TrainResult{};
     }
 
-    // One optimisation step on `batch`; returns its loss.
-    double step(int epoch) {
+    // Whether to stop now: a signal here, or (data-parallel) on any rank, so that all stop at
+    // the same step.
+    bool stop_agreed() { return comm.size() > 1 ? comm.any(stop_requested() != 0) : stop_requested() != 0; }
+
+    // One optimisation step on `batch`, this rank's slice of a global batch of `global_rows`;
+    // returns the global batch's loss.
+    double step(int epoch, std::size_t global_rows) {
         tape.clear();
         optimizer.zero_grad();
-        const Var<T> loss = model.loss(tape, models::Batch<T>(batch, batch_ids, std::uint64_t(epoch)));
-        const double value = double(loss.value()(0, 0));
+        const std::size_t local_rows = batch.shape()[0];
+        double value = 0;
+        if (local_rows > 0) {
+            const Var<T> loss = model.loss(tape, models::Batch<T>(batch, batch_ids, std::uint64_t(epoch)));
+            value = double(loss.value()(0, 0));
+            if (std::isfinite(value)) tape.backward(loss);
+        }
+        if (comm.size() > 1) value = data_parallel.reduce_gradients(local_rows, global_rows, value);
         if (!std::isfinite(value)) throw Diverged{fmt::format("the training loss is {}", value)};
-        tape.backward(loss);
         if (options.clip_grad_norm > 0) clip_grad_norm(parameters, options.clip_grad_norm);
         optimizer.step();
         return value;
@@ -187,13 +211,14 @@ struct Trainer<T>::State {
         // its evaluation took 3.3 s instead of 2.0 s (1 thread, 70,000 rows); dense models do
         // not mind (0.21 s either way).
         constexpr std::size_t chunk = 256;
-        const std::size_t n = X.shape()[0];
+        const auto [lo, hi] = shard_of(X.shape()[0], comm.rank(), comm.size());  // this rank's rows
         double total = 0;
-        for (std::size_t first = 0; first < n; first += chunk) {
-            const Matrix<T> block = row_block(X, first, std::min(chunk, n - first));
+        for (std::size_t first = lo; first < hi; first += chunk) {
+            const Matrix<T> block = row_block(X, first, std::min(chunk, hi - first));
             eval_tape.clear();
             total += sum_squared_difference(model.reconstruct(eval_tape, block).value(), block);
         }
+        comm.sum(&total, 1);
         return total / double(X.size());
     }
 
@@ -204,6 +229,8 @@ struct Trainer<T>::State {
 
     void save(int done, std::size_t step, double loss_sum, std::size_t loss_count, double seconds) {
         if (options.out.empty()) return;
+        last_checkpoint = fmt::format("{} (epoch {}, step {})", options.out, done, step);
+        if (!leader) return;  // rank 0 writes; the others know where it is
         nlohmann::json meta;
         meta["config"] = options.config;
         meta["model"] = model.describe();
@@ -211,7 +238,6 @@ struct Trainer<T>::State {
         meta["blas_threads"] = tg::blas::num_threads();  // results depend on it (to rounding)
         write_training_state(meta, TrainingState{done, step, loss_sum, loss_count, seconds, history});
         save_checkpoint<T>(options.out, fmt::format("e{:04}-s{:06}", done, step), std::move(meta), parameters, optimizer);
-        last_checkpoint = fmt::format("{} (epoch {}, step {})", options.out, done, step);
     }
 
     TrainResult stopped(const std::string& where) {
@@ -225,13 +251,15 @@ struct Trainer<T>::State {
 
     TrainResult diverged(int epoch, std::size_t step, const std::string& what) {
         std::fflush(stdout);
-        fmt::print(stderr, "error: training diverged at epoch {}, step {}: {}\n", epoch, step + 1, what);
-        if (last_checkpoint.empty())
-            fmt::print(stderr, "no checkpoint was written before it\n");
-        else
-            fmt::print(stderr, "the last good checkpoint is kept: {}\n", last_checkpoint);
-        fmt::print(stderr, "try a smaller --lr or --clip-grad-norm{}\n",
-                   options.anomaly ? "" : "; --anomaly names the first op that produces NaN or Inf");
+        if (leader) {  // every rank sees the same global loss
+            fmt::print(stderr, "error: training diverged at epoch {}, step {}: {}\n", epoch, step + 1, what);
+            if (last_checkpoint.empty())
+                fmt::print(stderr, "no checkpoint was written before it\n");
+            else
+                fmt::print(stderr, "the last good checkpoint is kept: {}\n", last_checkpoint);
+            fmt::print(stderr, "try a smaller --lr or --clip-grad-norm{}\n",
+                       options.anomaly ? "" : "; --anomaly names the first op that produces NaN or Inf");
+        }
         TrainResult r = summary();
         r.status = TrainResult::Status::diverged;
         r.message = what;
@@ -285,7 +313,7 @@ struct Trainer<T>::State {
 
     TrainResult finish() {
         TrainResult r = summary();
-        if (history.empty() || options.out.empty()) return r;
+        if (history.empty() || options.out.empty() || !leader) return r;
         const std::vector<std::string> pictures = draw_pictures();
         double seconds = 0;
         for (const EpochRecord& e : history) seconds += e.seconds;

@@ -13,6 +13,7 @@
 // (after a clean stop or a SIGKILL) ends bit for bit where the uninterrupted run ends.
 #include <tapegrad/models/model.hpp>
 #include <tapegrad/optim.hpp>
+#include <tapegrad/train/data_parallel.hpp>
 #include <tapegrad/train/history.hpp>
 #include <tapegrad/train/options.hpp>
 #include <tapegrad/train/progress.hpp>
@@ -46,6 +47,11 @@ struct TrainerOptions {
     std::string command_line{};   ///< for the record
     std::string title = "model";  ///< the loss picture's title
     std::string summary{};          ///< printed before the learning rate (e.g. "adam, seed 1")
+    /// Data parallelism: the processes that share every batch (data_parallel.hpp); null: this
+    /// process alone. Each rank takes its slice of every global batch of `batch` rows, the
+    /// gradients are summed, evaluation is sharded and reduced, and only rank 0 prints and
+    /// writes (checkpoints, metrics, pictures).
+    Communicator* communicator = nullptr;
 };
 
 struct TrainResult {
