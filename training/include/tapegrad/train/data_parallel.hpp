@@ -73,16 +73,17 @@ public:
     /// `parameters` in the same order on every rank (a model's parameters() is).
     DataParallel(Communicator& communicator, std::vector<Parameter<T>*> parameters)
         : comm_(communicator), parameters_(std::move(parameters)) {
-        std::size_t n = 1;  // + the loss
-        for (const Parameter<T>* p : parameters_) n += p->value.size();
-        flat_.resize(n);  // the one buffer every reduction uses: no allocation per step
+        values_ = 1;  // + the loss
+        for (const Parameter<T>* p : parameters_) values_ += p->value.size();
+        // The one buffer every reduction uses (no allocation per step); one process needs none.
+        if (comm_.size() > 1) flat_.resize(values_);
     }
 
     Communicator& communicator() const { return comm_; }
     int rank() const { return comm_.rank(); }
     int size() const { return comm_.size(); }
     /// Values reduced per step (every gradient entry and the loss), as `T`.
-    std::size_t reduced_values() const { return flat_.size(); }
+    std::size_t reduced_values() const { return values_; }
 
     /// This rank's rows [lo, hi) of a global batch of `rows` rows.
     std::pair<std::size_t, std::size_t> shard(std::size_t rows) const { return shard_of(rows, rank(), size()); }
@@ -97,6 +98,7 @@ public:
     /// loss, on every rank, with one reduction over one flat buffer. Returns the global loss.
     /// A rank with no rows passes local_rows 0 (its gradients are ignored, not read).
     double reduce_gradients(std::size_t local_rows, std::size_t global_rows, double local_loss) {
+        if (size() == 1) return local_loss;  // the gradients already are the batch's
         const T weight = global_rows ? T(double(local_rows) / double(global_rows)) : T(0);
         T* out = flat_.data();
         for (const Parameter<T>* p : parameters_) {
@@ -122,6 +124,7 @@ public:
 private:
     Communicator& comm_;
     std::vector<Parameter<T>*> parameters_;
+    std::size_t values_ = 0;
     std::vector<T> flat_;
 };
 
