@@ -127,6 +127,17 @@ void save_checkpoint(const std::string& dir, const std::string& tag, nlohmann::j
     prune(dir, array_dir, written);
 }
 
+void remove_unfinished_writes(const std::string& dir, const nlohmann::json& meta) {
+    std::set<std::string> keep;  // file names inside the array directory
+    auto named = [&](const nlohmann::json& file) {
+        if (file.is_string()) keep.insert(fs::path(file.get<std::string>()).filename().string());
+    };
+    for (const nlohmann::json& p : meta.value("parameters", nlohmann::json::array())) named(p.value("file", nlohmann::json()));
+    for (const nlohmann::json& f : meta.value("optimizer_state", nlohmann::json::object()).value("buffers", nlohmann::json::array()))
+        named(f);
+    prune(dir, fs::path(dir) / kArrayDir, keep);
+}
+
 nlohmann::json read_checkpoint(const std::string& dir) {
     const std::string path = checkpoint_path(dir);
     std::error_code ec;

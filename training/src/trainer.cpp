@@ -355,6 +355,11 @@ template <class T>
 void Trainer<T>::restore(const nlohmann::json& checkpoint, const std::string& dir) {
     const std::string where = (std::filesystem::path(dir) / kCheckpointFile).string();
     restore_checkpoint<T>(dir, checkpoint, s_->parameters, s_->optimizer);
+    // Continuing in the same directory: clear what a kill mid-write left there now, since a run
+    // with nothing left to train never saves (and prunes) again.
+    std::error_code ec;
+    if (s_->leader && !s_->options.out.empty() && std::filesystem::equivalent(dir, s_->options.out, ec))
+        remove_unfinished_writes(dir, checkpoint);
     TrainingState st = read_training_state(checkpoint, where, s_->steps_per_epoch());
     s_->epochs_done = st.epochs_done;
     s_->resume_step = st.step_in_epoch;

@@ -28,6 +28,12 @@ template <class T>
 void save_checkpoint(const std::string& dir, const std::string& tag, nlohmann::json meta,
                      const std::vector<tg::Parameter<T>*>& parameters, tg::Optimizer<T>& optimizer);
 
+// Removes what interrupted writes left in dir (a run killed while saving, or while writing its
+// metrics or pictures): array files the checkpoint `meta` (dir's, as read) does not name and the
+// atomic writer's temporary files. For a run that resumes dir and may have nothing left to
+// save (which is when the next save would have removed them).
+void remove_unfinished_writes(const std::string& dir, const nlohmann::json& meta);
+
 // Reads and checks dir/checkpoint.json. Throws UsageError if there is none, tg::io::FormatError
 // (naming the file) if it is malformed or of another format.
 nlohmann::json read_checkpoint(const std::string& dir);
