@@ -235,24 +235,25 @@ void ConvAutoencoder<T>::sgd_update(T learning_rate) {
     }
 }
 
+// The layers' three arrays picked by `per_layer`, layer by layer for each, then the dense ones.
+template <class T>
+std::vector<typename ConvAutoencoder<T>::Matrix*> ConvAutoencoder<T>::collect(std::initializer_list<Matrix Layer::*> per_layer,
+                                                                            std::initializer_list<Matrix*> dense) {
+    std::vector<Matrix*> out;
+    for (Matrix Layer::*member : per_layer)
+        for (Layer& l : layers_) out.push_back(&(l.*member));
+    if (config_.code > 0) out.insert(out.end(), dense);
+    return out;
+}
+
 template <class T>
 std::vector<typename ConvAutoencoder<T>::Matrix*> ConvAutoencoder<T>::parameters() {
-    std::vector<Matrix*> p;
-    for (Layer& l : layers_) p.push_back(&l.K);
-    for (Layer& l : layers_) p.push_back(&l.b);
-    for (Layer& l : layers_) p.push_back(&l.c);
-    if (config_.code > 0) p.insert(p.end(), {&W_, &bW_, &cW_});
-    return p;
+    return collect({&Layer::K, &Layer::b, &Layer::c}, {&W_, &bW_, &cW_});
 }
 
 template <class T>
 std::vector<typename ConvAutoencoder<T>::Matrix*> ConvAutoencoder<T>::gradients() {
-    std::vector<Matrix*> g;
-    for (Layer& l : layers_) g.push_back(&l.dK);
-    for (Layer& l : layers_) g.push_back(&l.db);
-    for (Layer& l : layers_) g.push_back(&l.dc);
-    if (config_.code > 0) g.insert(g.end(), {&dW_, &dbW_, &dcW_});
-    return g;
+    return collect({&Layer::dK, &Layer::db, &Layer::dc}, {&dW_, &dbW_, &dcW_});
 }
 
 template <class T>

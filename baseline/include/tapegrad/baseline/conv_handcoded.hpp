@@ -14,6 +14,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -56,6 +57,7 @@ private:
         Matrix g;      // decoder: this layer's transposed-convolution output (relu'd unless l = 0)
         Matrix work;   // (B·out_h·out_w) x (k·k·in_c) scratch for both directions
     };
+    std::vector<Matrix*> collect(std::initializer_list<Matrix Layer::*> per_layer, std::initializer_list<Matrix*> dense);
     void gather(const T* image, const Layer& l, T* cols) const;     // im2col
     void scatter_add(const T* cols, const Layer& l, T* image) const;  // col2im, adding
 

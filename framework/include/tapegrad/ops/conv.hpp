@@ -212,12 +212,22 @@ Var<T> record_conv(const char* op, Var<T> x, Var<T> kernel, const Var<T>* bias, 
                 : x.tape->record(op, shape, {x, kernel}, run, backward, g);
 }
 
+// A convolution node's geometry and the GEMM sizes it implies: `pixels` = B·Ho·Wo rows of the
+// columns matrix, R = kh·kw·C_image columns, O map channels.
+struct ConvSizes {
+    const ConvAttributes& g;
+    std::size_t batch, pixels, O, R;
+    template <class T>
+    explicit ConvSizes(const Node<T>& n)
+        : g(n.template attributes<ConvAttributes>()), batch(n.shape[0]), pixels(batch * g.map.height * g.map.width),
+          O(g.map.channels), R(g.window.kernel_h * g.window.kernel_w * g.image.channels) {}
+};
+
 // Y = im2col(X) K + b: one gemm over all B·Ho·Wo output pixels, on top of the broadcast bias.
 template <class T>
 void conv2d_forward(Node<T>& y) {
-    const auto& g = y.template attributes<ConvAttributes>();
-    const std::size_t batch = y.shape[0], pixels = batch * g.map.height * g.map.width, O = g.map.channels;
-    const std::size_t R = g.window.kernel_h * g.window.kernel_w * g.image.channels;
+    const ConvSizes z(y);
+    const auto& [g, batch, pixels, O, R] = z;
     ensure_shape(y.saved, Shape{pixels, R});
     im2col(y.in(0).value->data(), batch, g, y.saved.data());
     if (y.input_count == 3) broadcast_rows(y.in(2).value->data(), pixels, O, y.result.data());
@@ -228,9 +238,8 @@ void conv2d_forward(Node<T>& y) {
 // dK = im2col(X)^T dY,  db = sum of dY over pixels,  dX = col2im(dY K^T)
 template <class T>
 void conv2d_backward(Node<T>& y) {
-    const auto& g = y.template attributes<ConvAttributes>();
-    const std::size_t batch = y.shape[0], pixels = batch * g.map.height * g.map.width, O = g.map.channels;
-    const std::size_t R = g.window.kernel_h * g.window.kernel_w * g.image.channels;
+    const ConvSizes z(y);
+    const auto& [g, batch, pixels, O, R] = z;
     const T* dy = y.grad->data();
     Node<T>& x = y.in(0);
     Node<T>& kernel = y.in(1);
@@ -247,9 +256,8 @@ void conv2d_backward(Node<T>& y) {
 // X = col2im(Y K^T) + b: the adjoint of conv2d's linear part, plus a bias per image channel.
 template <class T>
 void conv_transpose2d_forward(Node<T>& x) {
-    const auto& g = x.template attributes<ConvAttributes>();
-    const std::size_t batch = x.shape[0], pixels = batch * g.map.height * g.map.width, O = g.map.channels;
-    const std::size_t R = g.window.kernel_h * g.window.kernel_w * g.image.channels;
+    const ConvSizes z(x);
+    const auto& [g, batch, pixels, O, R] = z;
     ensure_shape(x.scratch, Shape{pixels, R});
     blas::gemm(false, true, pixels, R, O, T(1), x.in(0).value->data(), O, x.in(1).value->data(), O, T(0),
                x.scratch.data(), R);
@@ -263,9 +271,8 @@ void conv_transpose2d_forward(Node<T>& x) {
 // dY = im2col(dX) K,  dK = im2col(dX)^T Y,  db = sum of dX over pixels
 template <class T>
 void conv_transpose2d_backward(Node<T>& x) {
-    const auto& g = x.template attributes<ConvAttributes>();
-    const std::size_t batch = x.shape[0], pixels = batch * g.map.height * g.map.width, O = g.map.channels;
-    const std::size_t R = g.window.kernel_h * g.window.kernel_w * g.image.channels;
+    const ConvSizes z(x);
+    const auto& [g, batch, pixels, O, R] = z;
     Node<T>& y = x.in(0);
     Node<T>& kernel = x.in(1);
     ensure_shape(x.scratch, Shape{pixels, R});
