@@ -98,41 +98,38 @@ ConvAutoencoder<T>::ConvAutoencoder(const ConvConfig& c, std::uint64_t seed) : c
 
 // For output pixel (oy, ox) and kernel row ky, the in-image part of the window row is the
 // columns kx in [lo, hi): one contiguous run of (hi - lo)·C values, channels being last.
-template <class T>
-void ConvAutoencoder<T>::gather(const T* image, const Layer& l, T* cols) const {
-    const std::size_t k = config_.kernel, s = config_.stride, p = config_.padding, C = l.in_c;
-    for (std::size_t b = 0; b < config_.batch; ++b, image += l.in_h * l.in_w * C)
-        for (std::size_t oy = 0; oy < l.out_h; ++oy)
-            for (std::size_t ox = 0; ox < l.out_w; ++ox, cols += k * k * C) {
+// run(pixel offset in the images, offset in the columns matrix, length) for each such run.
+template <class Run>
+static void for_each_run(std::size_t batch, std::size_t k, std::size_t s, std::size_t p, std::size_t in_h, std::size_t in_w,
+                  std::size_t C, std::size_t out_h, std::size_t out_w, Run run) {
+    std::size_t row = 0;  // offset of the current output pixel's window row in the columns matrix
+    for (std::size_t b = 0; b < batch; ++b)
+        for (std::size_t oy = 0; oy < out_h; ++oy)
+            for (std::size_t ox = 0; ox < out_w; ++ox, row += k * k * C) {
                 const long left = long(ox * s) - long(p);
-                const std::size_t lo = std::size_t(std::max(0L, -left)), hi = std::size_t(std::min(long(k), long(l.in_w) - left));
+                const std::size_t lo = std::size_t(std::max(0L, -left)), hi = std::size_t(std::min(long(k), long(in_w) - left));
                 for (std::size_t ky = 0; ky < k; ++ky) {
-                    T* row = cols + ky * k * C;
                     const long iy = long(oy * s + ky) - long(p);
-                    std::fill(row, row + k * C, T(0));
-                    if (iy < 0 || iy >= long(l.in_h) || lo >= hi) continue;
-                    const T* src = image + (std::size_t(iy) * l.in_w + std::size_t(left + long(lo))) * C;
-                    std::copy(src, src + (hi - lo) * C, row + lo * C);
+                    if (iy < 0 || iy >= long(in_h) || lo >= hi) continue;
+                    run((b * in_h * in_w + std::size_t(iy) * in_w + std::size_t(left + long(lo))) * C, row + (ky * k + lo) * C,
+                        (hi - lo) * C);
                 }
             }
 }
 
 template <class T>
+void ConvAutoencoder<T>::gather(const T* image, const Layer& l, T* cols) const {
+    std::fill(cols, cols + config_.batch * l.out_h * l.out_w * config_.kernel * config_.kernel * l.in_c, T(0));
+    for_each_run(config_.batch, config_.kernel, config_.stride, config_.padding, l.in_h, l.in_w, l.in_c, l.out_h, l.out_w,
+                 [&](std::size_t pixel, std::size_t at, std::size_t n) { std::copy(image + pixel, image + pixel + n, cols + at); });
+}
+
+template <class T>
 void ConvAutoencoder<T>::scatter_add(const T* cols, const Layer& l, T* image) const {
-    const std::size_t k = config_.kernel, s = config_.stride, p = config_.padding, C = l.in_c;
-    for (std::size_t b = 0; b < config_.batch; ++b, image += l.in_h * l.in_w * C)
-        for (std::size_t oy = 0; oy < l.out_h; ++oy)
-            for (std::size_t ox = 0; ox < l.out_w; ++ox, cols += k * k * C) {
-                const long left = long(ox * s) - long(p);
-                const std::size_t lo = std::size_t(std::max(0L, -left)), hi = std::size_t(std::min(long(k), long(l.in_w) - left));
-                for (std::size_t ky = 0; ky < k; ++ky) {
-                    const long iy = long(oy * s + ky) - long(p);
-                    if (iy < 0 || iy >= long(l.in_h) || lo >= hi) continue;
-                    T* dst = image + (std::size_t(iy) * l.in_w + std::size_t(left + long(lo))) * C;
-                    const T* src = cols + ky * k * C + lo * C;
-                    for (std::size_t i = 0; i < (hi - lo) * C; ++i) dst[i] += src[i];
-                }
-            }
+    for_each_run(config_.batch, config_.kernel, config_.stride, config_.padding, l.in_h, l.in_w, l.in_c, l.out_h, l.out_w,
+                 [&](std::size_t pixel, std::size_t at, std::size_t n) {
+                     for (std::size_t i = 0; i < n; ++i) image[pixel + i] += cols[at + i];
+                 });
 }
 
 template <class T>
