@@ -6,6 +6,7 @@
 #include "parallel.hpp"
 
 #include <tapegrad/blas.hpp>
+#include <tapegrad/threads.hpp>
 #include <tapegrad/io/errors.hpp>
 #include <tapegrad/train/checkpoint.hpp>
 #include <tapegrad/train/data.hpp>
@@ -141,7 +142,7 @@ int main(int argc, char** argv) {
         std::filesystem::create_directories(cl.run.out, ec);
         if (ec || !std::filesystem::is_directory(cl.run.out))
             throw tt::UsageError("--out " + cl.run.out + ": cannot create the directory (" + ec.message() + ")");
-        tg::blas::set_num_threads(cl.run.threads);
+        tg::set_num_threads(cl.run.threads);
 
         const tt::OptionValues& t = config.training;
         const tt::DataSource source = tt::data_source(config);

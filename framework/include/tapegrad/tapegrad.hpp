@@ -11,4 +11,5 @@
 #include "tapegrad/parameter.hpp"
 #include "tapegrad/tape.hpp"
 #include "tapegrad/tensor.hpp"
+#include "tapegrad/threads.hpp"
 #include "tapegrad/optim.hpp"
