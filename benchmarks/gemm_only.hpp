@@ -20,17 +20,17 @@ public:
 
     T step() {
         // Values are irrelevant here: the gradient buffers stand in for dZ, dR.
-        blas::gemm(x_, false, w_, true, z_, T(1), T(0));                       // Z = X W^T
-        if (untied_) blas::gemm(z_, false, w2_, true, r_, T(1), T(0));          // R = H W2^T
-        else         blas::gemm(z_, false, w_, false, r_, T(1), T(0));          // R = H W
+        blas::general_gemm(x_, false, w_, true, z_, T(1), T(0));                       // Z = X W^T
+        if (untied_) blas::general_gemm(z_, false, w2_, true, r_, T(1), T(0));          // R = H W2^T
+        else         blas::general_gemm(z_, false, w_, false, r_, T(1), T(0));          // R = H W
         if (untied_) {
-            blas::gemm(r_, false, w2_, false, z_, T(1), T(0));                  // dH = dR W2
-            blas::gemm(r_, true, z_, false, dw2_, T(1), T(0));                  // dW2 = dR^T H
-            blas::gemm(z_, true, x_, false, dw_, T(1), T(0));                   // dW = dZ^T X
+            blas::general_gemm(r_, false, w2_, false, z_, T(1), T(0));                  // dH = dR W2
+            blas::general_gemm(r_, true, z_, false, dw2_, T(1), T(0));                  // dW2 = dR^T H
+            blas::general_gemm(z_, true, x_, false, dw_, T(1), T(0));                   // dW = dZ^T X
         } else {
-            blas::gemm(r_, false, w_, true, z_, T(1), T(0));                    // dH = dR W^T
-            blas::gemm(z_, true, r_, false, dw_, T(1), T(0));                   // dW = H^T dR
-            blas::gemm(z_, true, x_, false, dw_, T(1), T(1));                   // dW += dZ^T X
+            blas::general_gemm(r_, false, w_, true, z_, T(1), T(0));                    // dH = dR W^T
+            blas::general_gemm(z_, true, r_, false, dw_, T(1), T(0));                   // dW = H^T dR
+            blas::general_gemm(z_, true, x_, false, dw_, T(1), T(1));                   // dW += dZ^T X
         }
         return T(0);
     }

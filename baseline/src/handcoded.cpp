@@ -3,7 +3,6 @@
 //   z = Xin W^T + b1,  h = sigmoid(z),  r = h W + b2 (tied) or h W2^T + b2 (untied)
 //   L = mean (r - X)^2  [+ lambda/B sum |h|]  [+ lambda/B sum_b sum_j s_bj^2 c_j],
 //   with s = h (1 - h) = dh/dz and c_j = sum_i W_ji^2.
-// This file must not include xtensor-blas: its CBLAS declarations clash with <cblas.h>.
 // g++ 12.2 warns "'__Y' is / may be used uninitialized" inside its own AVX-512 intrinsic headers
 // wherever xsimd::exp is inlined (GCC bug 105593, a false positive fixed in 12.3). The warning
 // is attributed to the header lines, so it is silenced only for the headers: the pragma must
@@ -13,7 +12,7 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #include <tapegrad/baseline/handcoded.hpp>
 
-#include <cblas.h>
+#include <tapegrad/blas.hpp>
 #include <xsimd/xsimd.hpp>
 
 #include <algorithm>
@@ -31,13 +30,11 @@ using workload::Variant;
 // Row-major C = op(A) op(B) + beta C (alpha = 1); the transpose flags spare any transposed copy.
 void gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, const float* A, std::size_t lda,
           const float* B, std::size_t ldb, float beta, float* C, std::size_t ldc) {
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, blasint(m),
-                blasint(n), blasint(k), 1.0f, A, blasint(lda), B, blasint(ldb), beta, C, blasint(ldc));
+    blas::general_gemm(ta, tb, m, n, k, 1.0f, A, lda, B, ldb, beta, C, ldc);
 }
 void gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, const double* A, std::size_t lda,
           const double* B, std::size_t ldb, double beta, double* C, std::size_t ldc) {
-    cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, blasint(m),
-                blasint(n), blasint(k), 1.0, A, blasint(lda), B, blasint(ldb), beta, C, blasint(ldc));
+    blas::general_gemm(ta, tb, m, n, k, 1.0, A, lda, B, ldb, beta, C, ldc);
 }
 
 // h = 1 / (1 + exp(-z)) in place with xsimd (g++ does not vectorise std::exp). The tail goes
@@ -322,8 +319,6 @@ void Autoencoder<T>::sgd_update(T lr) {
     update(b2_, db2_);
     if (!tied_) update(W2_, dW2_);
 }
-
-void set_blas_threads(int n) { openblas_set_num_threads(n); }
 
 template class Autoencoder<float>;
 template class Autoencoder<double>;

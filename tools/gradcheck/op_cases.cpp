@@ -1,5 +1,8 @@
 #include "cases.hpp"
 
+#include <string>
+#include <tuple>
+
 namespace tg::gradcheck_cases {
 
 namespace {
@@ -122,6 +125,22 @@ std::vector<Case> op_cases() {
     b.add("linear", "matmul A B^T", {{3, 4}, {5, 4}}, TG_OP { return matmul(v[0], v[1], Trans::N, Trans::T); });
     b.add("linear", "matmul A^T B", {{4, 3}, {4, 5}}, TG_OP { return matmul(v[0], v[1], Trans::T, Trans::N); });
     b.add("linear", "matmul A^T B^T", {{4, 3}, {5, 4}}, TG_OP { return matmul(v[0], v[1], Trans::T, Trans::T); });
+    // Unit dimensions (blas::gemm's dot / matrix-vector / outer-product loops): each shape with
+    // each transpose combination, so every stride case of those loops is checked.
+    for (const auto& [m, k, n, what] : {std::tuple{5, 4, 1, "matrix-vector"}, std::tuple{1, 4, 5, "vector-matrix"},
+                                        std::tuple{5, 1, 4, "outer product"}, std::tuple{1, 6, 1, "dot"},
+                                        std::tuple{1, 1, 5, "row outer product"}, std::tuple{5, 1, 1, "column times scalar"}})
+        for (const bool ta : {false, true})
+            for (const bool tb : {false, true}) {
+                const std::size_t M = std::size_t(m), K = std::size_t(k), N = std::size_t(n);
+                const Trans a = ta ? Trans::T : Trans::N, bt = tb ? Trans::T : Trans::N;
+                const std::string name = std::string("matmul ") + what + " " + std::to_string(m) + "x" +
+                                         std::to_string(k) + "x" + std::to_string(n) + (ta ? " A^T" : " A") + (tb ? " B^T" : " B");
+                b.add("linear", name, {ta ? Operand{K, M} : Operand{M, K}, tb ? Operand{N, K} : Operand{K, N}},
+                      [a, bt]<class T>(Tape<T>&, Vars<T>& v) { return matmul(v[0], v[1], a, bt); });
+            }
+    b.add("linear", "affine with a code of size 1: tied affine(sigmoid(affine(X, W)), W^T), W 1x6", {{4, 6}, {1, 6}, {1, 1}, {1, 6}},
+          TG_OP { return affine(sigmoid(affine(v[0], v[1], v[2])), v[1], v[3], Trans::N); });
     b.add("linear", "matmul A A (used twice)", {{4, 4}}, TG_OP { return matmul(v[0], v[0]); });
     b.add("linear", "affine X W^T + b", {{3, 4}, {5, 4}, {1, 5}}, TG_OP { return affine(v[0], v[1], v[2]); });
     b.add("linear", "affine X W + b", {{3, 4}, {4, 5}, {1, 5}}, TG_OP { return affine(v[0], v[1], v[2], Trans::N); });
@@ -171,6 +190,8 @@ std::vector<Case> op_cases() {
     b.add("reduction", "mean", {{3, 4}}, TG_OP { return mean(square(v[0])); });
     b.add("reduction", "sum axis 0", {{3, 4}}, TG_OP { return sum(v[0], 0); });
     b.add("reduction", "sum axis 1", {{3, 4}}, TG_OP { return sum(v[0], 1); });
+    b.add("reduction", "sum_of_squares axis 0", {{3, 4}}, TG_OP { return sum_of_squares(v[0], 0); });
+    b.add("reduction", "sum_of_squares axis 1", {{3, 4}}, TG_OP { return sum_of_squares(v[0], 1); });
     b.add("reduction", "mean axis 0", {{3, 4}}, TG_OP { return mean(v[0], 0); });
     b.add("reduction", "mean axis 1", {{3, 4}}, TG_OP { return mean(v[0], 1); });
 

@@ -82,7 +82,4 @@ class Autoencoder {
 extern template class Autoencoder<float>;
 extern template class Autoencoder<double>;
 
-// Number of OpenBLAS threads (openblas_set_num_threads); the elementwise loops are single-threaded.
-void set_blas_threads(int n);
-
 }  // namespace tg::handcoded
