@@ -128,4 +128,47 @@ Var<T> mean(Var<T> x, int axis) {
     return detail::scaled_sum_axis("mean_axis", x, axis, n > 0 ? 1.0 / n : 0.0);
 }
 
+/// axis 0: column sums of squares (1 x cols); axis 1: row sums of squares (rows x 1);
+///   dx(i, j) = 2 x(i, j) dy  (dy of x's column j, axis 0, or of its row i, axis 1)
+/// One pass each way where square followed by sum makes two and keeps a buffer of x's shape
+/// (the contractive penalty's sum_i W_ji^2 and sum_b f'(z_bj)^2).
+template <class T>
+Var<T> sum_of_squares(Var<T> x, int axis) {
+    return x.tape->record(
+        "sum_of_squares", detail::axis_shape("sum_of_squares", x.shape(), axis), {x},
+        [&](Node<T>& y) {
+            const Matrix<T>& v = x.value();
+            const std::size_t rows = v.shape()[0], cols = v.shape()[1];
+            T* out = y.result.data();
+            const T* row = v.data();
+            if (axis == 0) {
+                std::fill(out, out + cols, T(0));
+                for (std::size_t i = 0; i < rows; ++i, row += cols)
+                    for (std::size_t j = 0; j < cols; ++j) out[j] += row[j] * row[j];
+            } else {
+                for (std::size_t i = 0; i < rows; ++i, row += cols)
+                    out[i] = T(detail::lane_sum(cols, [row](std::size_t j) { return row[j] * row[j]; }));
+            }
+        },
+        [](Node<T>& y) {
+            Node<T>& x = y.in(0);
+            const std::size_t rows = x.shape[0], cols = x.shape[1];
+            const bool by_column = y.template attributes<AxisSum>().axis == 0, add = accumulate_into(x);
+            const T* g = y.grad->data();
+            const T* v = x.value->data();
+            T* dx = x.grad->data();
+            for (std::size_t i = 0; i < rows; ++i, dx += cols, v += cols) {
+                if (by_column) {
+                    if (add) for (std::size_t j = 0; j < cols; ++j) dx[j] += T(2) * v[j] * g[j];
+                    else     for (std::size_t j = 0; j < cols; ++j) dx[j] = T(2) * v[j] * g[j];
+                } else {
+                    const T c = T(2) * g[i];
+                    if (add) for (std::size_t j = 0; j < cols; ++j) dx[j] += c * v[j];
+                    else     for (std::size_t j = 0; j < cols; ++j) dx[j] = c * v[j];
+                }
+            }
+        },
+        AxisSum{.axis = axis, .factor = 1.0});
+}
+
 }  // namespace tg

@@ -21,8 +21,8 @@ public:
 
     // sum_b ||dh_b/dx_b||_F^2 = (column sums over b of f'(z)^2) . (row sums of W o W)
     Var<T> jacobian_norm_sq(Tape<T>& t, Var<T> z) {
-        Var<T> slope_sq = sum(square(activation_derivative(this->config.encoder, z)), 0);  // 1 x K
-        Var<T> weight_sq = sum(square(t.parameter(this->W)), 1);                            // K x 1
+        Var<T> slope_sq = sum_of_squares(activation_derivative(this->config.encoder, z), 0);  // 1 x K
+        Var<T> weight_sq = sum_of_squares(t.parameter(this->W), 1);                            // K x 1
         return matmul(slope_sq, weight_sq);
     }
 
