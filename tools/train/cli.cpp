@@ -14,7 +14,8 @@ using tg::train::UsageError;
 
 const char* const kExitCodes = R"(
 Every run reports the same measure for comparison: the per-pixel MSE of the clean
-reconstruction on the training and the test set.
+reconstruction on the training set (10,000 rows of it by default: --eval-train-rows) and
+on the whole test set, after every epoch (--eval-every) and always after the last.
 
 Output (in --out): checkpoint.json + checkpoint/*.npy (complete or absent), metrics.json,
 filters.png, reconstructions.png, loss.png.
@@ -222,7 +223,8 @@ void check_agrees(const nlohmann::json& given, const nlohmann::json& saved, cons
         if (saved.contains(key) && saved.at(key) != value)
             throw UsageError(flag_of(key) + " " + value.dump() + " contradicts the checkpoint's " +
                              saved.at(key).dump() +
-                             ": a resumed run keeps its configuration (only --epochs and the data location may change)");
+                             ": a resumed run keeps its configuration (only --epochs, the data location and the "
+                             "evaluation options may change)");
     }
 }
 
@@ -240,8 +242,9 @@ tg::train::RunConfig make_config(const CommandLine& cl, const tg::train::RunConf
         throw UsageError("--optimizer " + optimizer + " contradicts the checkpoint's " + saved->optimizer);
     check_agrees(cl.model_options, saved->model_options.json(), {});
     check_agrees(cl.optimizer_options, saved->optimizer_options.json(), {});
-    const std::vector<std::string> changeable{"epochs", "data_dir", "train_npy", "test_npy", "train_labels_npy",
-                                              "test_labels_npy"};
+    // Evaluation reads the model and never changes it, so its options may change too.
+    const std::vector<std::string> changeable{"epochs",          "data_dir",        "train_npy",  "test_npy",
+                                              "train_labels_npy", "test_labels_npy", "eval_every", "eval_train_rows"};
     check_agrees(cl.training, saved->training.json(), changeable);
     nlohmann::json training = saved->training.json();
     for (const std::string& key : changeable)

@@ -74,6 +74,7 @@ void write_training_state(nlohmann::json& meta, const TrainingState& state) {
     meta["epoch_loss_sum"] = state.epoch_loss_sum;
     meta["epoch_loss_count"] = state.epoch_loss_count;
     meta["epoch_seconds"] = state.epoch_seconds;
+    meta["epoch_gather_seconds"] = state.epoch_gather_seconds;
     meta["history"] = state.history;
 }
 
@@ -85,6 +86,7 @@ TrainingState read_training_state(const nlohmann::json& meta, const std::string&
         s.epoch_loss_sum = meta.at("epoch_loss_sum").get<double>();
         s.epoch_loss_count = get_integer<std::size_t>(meta, "epoch_loss_count");
         s.epoch_seconds = meta.at("epoch_seconds").get<double>();
+        if (meta.contains("epoch_gather_seconds")) s.epoch_gather_seconds = meta.at("epoch_gather_seconds").get<double>();
         const nlohmann::json& history = meta.at("history");
         if (!history.is_array()) throw tg::io::FormatError("\"history\" must be an array");
         s.history = history.get<std::vector<EpochRecord>>();

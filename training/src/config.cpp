@@ -24,8 +24,16 @@ const std::vector<OptionSpec>& training_options() {
             text_option("test_labels_npy", "", "class labels of --test-npy's rows (an integer .npy; for --probe)"),
             integer_option("limit", 0, "use only the first N training rows (0: all)"),
             integer_option("test_limit", 0, "use only the first N test rows (0: all)"),
+            // Evaluation reads the model only: a resumed run may change these (train's cli.cpp).
+            integer_option("eval_every", 1, "compute the train and test MSE after every N-th epoch (always after the last, and at a stop)",
+                           1, 1u << 30),
+            integer_option("eval_train_rows", 10000,
+                           "the train MSE over N training rows spread evenly over the set, the same every epoch (0: all "
+                           "rows); the test MSE always uses every test row",
+                           0, std::size_t(1) << 32),
         };
-        for (std::size_t i = 0; i < s.size(); ++i) s[i].group = i < 6 ? "Training" : "Data";
+        for (std::size_t i = 0; i < s.size(); ++i)
+            s[i].group = i < 6 ? "Training" : i < 13 ? "Data" : "Evaluation (may differ when resuming)";
         return s;
     }();
     return specs;

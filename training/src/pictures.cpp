@@ -45,18 +45,25 @@ std::string draw_reconstructions(const std::string& dir, const std::vector<tg::M
     return path;
 }
 
-std::string draw_loss_curves(const std::string& dir, const std::vector<EpochRecord>& history, const std::string& title) {
-    tg::io::Series train{"train MSE", {}, {}, tg::io::Style::LinesPoints};
+std::string draw_loss_curves(const std::string& dir, const std::vector<EpochRecord>& history, const std::string& title,
+                             std::size_t train_rows) {
+    // Labelled with the last evaluation's rows (a resumed run may change them: the history has each epoch's).
+    const EpochRecord* last = last_evaluated(history);
+    tg::io::Series train{train_mse_label(last ? last->train_mse_rows : 0, train_rows), {}, {}, tg::io::Style::LinesPoints};
     tg::io::Series test{"test MSE", {}, {}, tg::io::Style::LinesPoints};
     tg::io::Series objective{"training objective (mean over the epoch)", {}, {}, tg::io::Style::LinesPoints};
     for (const EpochRecord& r : history) {
-        for (tg::io::Series* s : {&train, &test, &objective}) s->x.push_back(r.epoch);
-        train.y.push_back(r.train_mse);
-        test.y.push_back(r.test_mse);
+        objective.x.push_back(r.epoch);
         objective.y.push_back(r.train_loss);
+        if (!r.evaluated()) continue;  // a point only where there is a measurement; the lines join them
+        train.x.push_back(r.epoch);
+        train.y.push_back(*r.train_mse);
+        test.x.push_back(r.epoch);
+        test.y.push_back(*r.test_mse);
     }
     const std::vector<tg::io::Panel> panels{
-        {title + ": reconstruction MSE per pixel", "epoch", "MSE", {train, test}, false, false},
+        {title + ": reconstruction MSE per pixel" + (train.x.size() < history.size() ? " (the evaluated epochs)" : ""),
+         "epoch", "MSE", {train, test}, false, false},
         {"training objective (loss + penalties)", "epoch", "loss", {objective}, false, false},
     };
     const std::string path = in_dir(dir, "loss.png");

@@ -53,6 +53,7 @@ struct TrainingState {
     std::size_t epoch_loss_count = 0;
     double epoch_seconds = 0;
     std::vector<EpochRecord> history;
+    double epoch_gather_seconds = 0;         // part of epoch_seconds (0 in older checkpoints)
 };
 
 // Adds the state's fields to a checkpoint's JSON.

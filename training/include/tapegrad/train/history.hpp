@@ -4,29 +4,49 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <vector>
+
 namespace tg::train {
 
 struct EpochRecord {
     int epoch = 0;
-    double train_loss = 0;    // the training objective (with penalties), mean over the epoch's steps
-    double train_mse = 0;     // clean reconstruction, per pixel, after the epoch
-    double test_mse = 0;
-    double seconds = 0;       // training steps only
-    double eval_seconds = 0;  // the two MSE passes
+    double train_loss = 0;  // the training objective (with penalties), mean over the epoch's steps
+    // Clean reconstruction, per pixel, after the epoch; empty when the epoch was not evaluated
+    // (TrainerOptions::eval_every). Both or neither.
+    std::optional<double> train_mse{};
+    std::optional<double> test_mse{};
+    double seconds = 0;             // the epoch's training loop: gathering, noise, steps
+    double eval_seconds = 0;        // the two MSE passes (0 when not evaluated)
+    std::size_t train_mse_rows = 0;  // training rows train_mse averages; 0: not recorded (before
+                                     // eval_train_rows existed: every row) or not evaluated
+    double gather_seconds = 0;       // part of `seconds`: copying the batches' rows
+
+    bool evaluated() const { return train_mse.has_value(); }
 };
 
-inline void to_json(nlohmann::json& j, const EpochRecord& r) {
-    j = {{"epoch", r.epoch},     {"train_loss", r.train_loss}, {"train_mse", r.train_mse},
-         {"test_mse", r.test_mse}, {"seconds", r.seconds},     {"eval_seconds", r.eval_seconds}};
-}
+// In JSON an epoch without evaluation has "train_mse": null and "test_mse": null. Histories
+// written before eval_every and gather timing existed (no "train_mse_rows", no
+// "gather_seconds") still load; anything else malformed throws tg::io::FormatError or
+// nlohmann::json::exception.
+void to_json(nlohmann::json& j, const EpochRecord& r);
+void from_json(const nlohmann::json& j, EpochRecord& r);
 
-inline void from_json(const nlohmann::json& j, EpochRecord& r) {
-    r.epoch = get_integer<int>(j, "epoch");
-    j.at("train_loss").get_to(r.train_loss);
-    j.at("train_mse").get_to(r.train_mse);
-    j.at("test_mse").get_to(r.test_mse);
-    j.at("seconds").get_to(r.seconds);
-    j.at("eval_seconds").get_to(r.eval_seconds);
-}
+// "train MSE (10000 of 60000 rows)", or "train MSE" when it is over every row of the set
+// (rows 0: not recorded, which was every row).
+std::string train_mse_label(std::size_t rows, std::size_t of);
+
+// "after every 2 epochs and the last: train MSE (10000 of 60000 rows), test MSE (all 10000 rows)"
+std::string evaluation_plan(int eval_every, std::size_t train_mse_rows, std::size_t train_rows, std::size_t test_rows);
+
+// The last epoch of `history` that was evaluated; null if none was.
+const EpochRecord* last_evaluated(const std::vector<EpochRecord>& history);
+
+// Means over the history for metrics.json: "mean_epoch_seconds" (training loops) and
+// "mean_gather_seconds" over every epoch, "mean_eval_seconds" over the evaluated ones, and the
+// count "evaluated_epochs".
+nlohmann::json timing_summary(const std::vector<EpochRecord>& history);
 
 }  // namespace tg::train

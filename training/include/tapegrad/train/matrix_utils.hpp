@@ -40,17 +40,28 @@ tg::Matrix<T> row_block(const tg::Matrix<T>& m, std::size_t first, std::size_t c
     return out;
 }
 
-// sum over all elements of (a - b)^2, accumulated in double (float sums of 47M terms lose digits)
+// sum over all elements of (a - b)^2, accumulated in double (float sums of 47M terms lose
+// digits). Eight partial sums: one sum waits out each add's latency (measured 19.8 ms for
+// 20,000 x 784 floats, a third of the main job's evaluation; eight: 3.0 ms). The order of the
+// additions moves the result by float64 rounding only.
 template <class T>
 double sum_squared_difference(const tg::Matrix<T>& a, const tg::Matrix<T>& b) {
-    double total = 0;
+    constexpr std::size_t lanes = 8;
+    double part[lanes] = {};
     const T* p = a.data();
     const T* q = b.data();
-    for (std::size_t i = 0, n = a.size(); i < n; ++i) {
+    const std::size_t n = a.size();
+    std::size_t i = 0;
+    for (; i + lanes <= n; i += lanes)
+        for (std::size_t j = 0; j < lanes; ++j) {
+            const double d = double(p[i + j]) - double(q[i + j]);
+            part[j] += d * d;
+        }
+    for (; i < n; ++i) {
         const double d = double(p[i]) - double(q[i]);
-        total += d * d;
+        part[0] += d * d;
     }
-    return total;
+    return ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
 }
 
 inline void write_json_file(const std::string& path, const nlohmann::json& j) {

@@ -21,7 +21,10 @@ std::string draw_filters(const std::string& dir, const tg::Matrix<float>& filter
 std::string draw_reconstructions(const std::string& dir, const std::vector<tg::Matrix<float>>& rows,
                                  std::size_t image_rows, std::size_t image_cols);
 
-// Train and test MSE per epoch, and the training objective per epoch.
-std::string draw_loss_curves(const std::string& dir, const std::vector<EpochRecord>& history, const std::string& title);
+// Train and test MSE of the evaluated epochs (others have none: TrainerOptions::eval_every),
+// and the training objective of every epoch. `train_rows`: the training set's size, to say
+// whether the train MSE is over a subset of it.
+std::string draw_loss_curves(const std::string& dir, const std::vector<EpochRecord>& history, const std::string& title,
+                             std::size_t train_rows);
 
 }  // namespace tg::train

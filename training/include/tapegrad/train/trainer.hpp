@@ -1,6 +1,6 @@
 #pragma once
 // The training loop of the library: any Model<T> with any Optimizer<T> on a training and a
-// test matrix, with shuffling, per-epoch evaluation, a progress display, atomic checkpoints,
+// test matrix, with shuffling, evaluation every N epochs, a progress display, atomic checkpoints,
 // exact resume, a clean stop on SIGINT/SIGTERM, divergence detection, metrics and pictures.
 // `train` is a command line over this class; a user's own model gets all of it the same way:
 //
@@ -37,6 +37,16 @@ struct TrainerOptions {
     double clip_grad_norm = 0;                      ///< 0: off
     std::string out{};            ///< checkpoints, metrics.json, pictures; empty: write nothing
     int checkpoint_every = 1;   ///< epochs; 0: only at the end (and on a stop)
+    /// Evaluate (train and test MSE of the clean reconstruction) after every eval_every-th
+    /// epoch, and always after the last epoch and an epoch at whose end a stop came; at least 1.
+    /// Evaluation does not touch the training state: any value trains the same bits.
+    int eval_every = 1;
+    /// The train MSE over this many training rows spread evenly over the set (evaluation_rows(),
+    /// the same rows every epoch); 0, or at least the set's size: every row. The test MSE always
+    /// covers every test row. Why a subset: on the main job (scripts/main-job.sh, 784x100) all
+    /// 70,000 rows cost 0.19 s after a 0.47 s epoch (40 %); with 10,000 training rows 0.056 s
+    /// (12 %), and the train MSE read 0.2-0.4 % below the all-rows value over its 30 epochs.
+    std::size_t eval_train_rows = 10000;
     bool anomaly = false;       ///< name the first op that produces NaN/Inf (slower)
     ProgressMode progress = ProgressMode::lines;
     bool verbose = true;        ///< print the run's description and one line per epoch
@@ -59,7 +69,12 @@ struct TrainResult {
     int signal = 0;             ///< stopped: the signal number
     std::string message{};        ///< stopped / diverged: what happened
     int epochs_done = 0;
-    double train_mse = 0, test_mse = 0;  ///< after the last epoch
+    /// Of the last evaluated epoch, mse_epoch: the last epoch of a completed run, or the epoch at
+    /// whose end a stop came; an earlier one after a stop mid-epoch or a divergence. NaN (and
+    /// mse_epoch 0) if no epoch has been evaluated.
+    double train_mse = 0, test_mse = 0;
+    int mse_epoch = 0;
+    std::size_t train_mse_rows = 0;      ///< training rows train_mse averages (test_mse: every test row)
     std::vector<EpochRecord> history{};  ///< every epoch so far (timings included)
 };
 
@@ -70,7 +85,8 @@ template <class T>
 class Trainer {
 public:
     /// The model, optimizer and data are referenced, not copied: keep them alive. The
-    /// optimizer's learning_rate is the base rate of the schedule.
+    /// optimizer's learning_rate is the base rate of the schedule. Throws UsageError for options
+    /// that cannot work (batch 0, eval_every < 1) and data that does not fit.
     Trainer(models::Model<T>& model, Optimizer<T>& optimizer, const Matrix<T>& train, const Matrix<T>& test,
             TrainerOptions options);
     // The data must outlive the trainer: temporaries are refused at compile time.
@@ -89,7 +105,7 @@ public:
     /// loss is not finite (keeping the last good checkpoint).
     TrainResult fit();
 
-    /// The per-pixel MSE of the clean reconstruction of x.
+    /// The per-pixel MSE of the clean reconstruction of x (every row).
     double reconstruction_mse(const Matrix<T>& x);
 
 private:
