@@ -1,7 +1,9 @@
 #pragma once
 // Optimizers. State buffers are allocated once, at construction; `step` updates parameters in
-// place with one fused loop per parameter and skips frozen ones. Gradients are left as they
+// place with one fused loop per parameter (split over the threads by position: the same
+// numbers whatever their count) and skips frozen ones. Gradients are left as they
 // are: call zero_grad() before the next backward (or keep accumulating on purpose).
+#include "tapegrad/ops/blocks.hpp"
 #include "tapegrad/parameter.hpp"
 
 #include <cmath>
@@ -66,14 +68,18 @@ public:
             const T* g = p.grad.data();
             const std::size_t n = p.value.size();
             if (momentum == 0) {
-                for (std::size_t i = 0; i < n; ++i) w[i] -= lr * g[i];
+                detail::for_elements(n, [&](std::size_t lo, std::size_t hi) {
+                    for (std::size_t i = lo; i < hi; ++i) w[i] -= lr * g[i];
+                });
                 continue;
             }
             T* v = this->slots_[0][k].data();
-            for (std::size_t i = 0; i < n; ++i) {
-                v[i] = mu * v[i] + g[i];
-                w[i] -= lr * (nesterov ? g[i] + mu * v[i] : v[i]);
-            }
+            detail::for_elements(n, [&](std::size_t lo, std::size_t hi) {
+                for (std::size_t i = lo; i < hi; ++i) {
+                    v[i] = mu * v[i] + g[i];
+                    w[i] -= lr * (nesterov ? g[i] + mu * v[i] : v[i]);
+                }
+            });
         }
     }
 
@@ -100,10 +106,12 @@ public:
             T* w = p.value.data();
             T* s = this->slots_[0][k].data();
             const T* g = p.grad.data();
-            for (std::size_t i = 0, n = p.value.size(); i < n; ++i) {
-                s[i] = r * s[i] + (T(1) - r) * g[i] * g[i];
-                w[i] -= lr * g[i] / (std::sqrt(s[i]) + e);
-            }
+            detail::for_elements(p.value.size(), [&](std::size_t lo, std::size_t hi) {
+                for (std::size_t i = lo; i < hi; ++i) {
+                    s[i] = r * s[i] + (T(1) - r) * g[i] * g[i];
+                    w[i] -= lr * g[i] / (std::sqrt(s[i]) + e);
+                }
+            });
         }
     }
 
@@ -135,11 +143,13 @@ public:
             T* m = this->slots_[0][k].data();
             T* v = this->slots_[1][k].data();
             const T* g = p.grad.data();
-            for (std::size_t i = 0, n = p.value.size(); i < n; ++i) {
-                m[i] = b1 * m[i] + (T(1) - b1) * g[i];
-                v[i] = b2 * v[i] + (T(1) - b2) * g[i] * g[i];
-                w[i] -= lr * (m[i] * c1) / (std::sqrt(v[i] * c2) + e);
-            }
+            detail::for_elements(p.value.size(), [&](std::size_t lo, std::size_t hi) {
+                for (std::size_t i = lo; i < hi; ++i) {
+                    m[i] = b1 * m[i] + (T(1) - b1) * g[i];
+                    v[i] = b2 * v[i] + (T(1) - b2) * g[i] * g[i];
+                    w[i] -= lr * (m[i] * c1) / (std::sqrt(v[i] * c2) + e);
+                }
+            });
         }
     }
 

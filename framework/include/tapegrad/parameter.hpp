@@ -2,6 +2,7 @@
 // A trainable array. The model owns it; a tape refers to it (never copies it) for one step,
 // and every op that reads it adds its contribution into `grad`. That accumulation is what
 // makes a tied weight, read by two ops, receive the sum of both gradients.
+#include "tapegrad/parallel.hpp"
 #include "tapegrad/tensor.hpp"
 
 #include <algorithm>
@@ -26,7 +27,9 @@ struct Parameter {
     }
 
     void zero_grad() {
-        std::fill(grad.begin(), grad.end(), T(0));
+        T* g = grad.data();
+        parallel::for_range(grad.size(), parallel::min_elements_per_part,
+                            [g](std::size_t lo, std::size_t hi) { std::fill(g + lo, g + hi, T(0)); });
         grad_is_zero = true;
     }
     Shape shape() const { return shape_of(value); }

@@ -15,24 +15,30 @@ namespace tg {
 template <class T>
 Var<T> sigmoid(Var<T> x) {
     return detail::unary(
-        "sigmoid", x, [](Matrix<T>& y, const Matrix<T>& v) { xt::noalias(y) = T(1) / (T(1) + xt::exp(-v)); },
-        [](Node<T>& y) { add_grad(y.in(0), *y.grad * *y.value * (T(1) - *y.value)); });
+        "sigmoid", x, [](const auto& v) { return T(1) / (T(1) + xt::exp(-v)); },
+        [](Node<T>& y) {
+            detail::add_grad_elements(y.in(0), [](const auto& g, const auto& s) { return g * s * (T(1) - s); }, *y.grad, *y.value);
+        });
 }
 
 /// y = tanh x;  dx = dy (1 - y^2)
 template <class T>
 Var<T> tanh(Var<T> x) {
     return detail::unary(
-        "tanh", x, [](Matrix<T>& y, const Matrix<T>& v) { xt::noalias(y) = xt::tanh(v); },
-        [](Node<T>& y) { add_grad(y.in(0), *y.grad * (T(1) - *y.value * *y.value)); });
+        "tanh", x, [](const auto& v) { return xt::tanh(v); },
+        [](Node<T>& y) {
+            detail::add_grad_elements(y.in(0), [](const auto& g, const auto& t) { return g * (T(1) - t * t); }, *y.grad, *y.value);
+        });
 }
 
 /// y = max(x, 0);  dx = dy [x > 0]
 template <class T>
 Var<T> relu(Var<T> x) {
     return detail::unary(
-        "relu", x, [](Matrix<T>& y, const Matrix<T>& v) { xt::noalias(y) = xt::maximum(v, T(0)); },
-        [](Node<T>& y) { add_grad(y.in(0), xt::where(*y.value > T(0), *y.grad, T(0))); });
+        "relu", x, [](const auto& v) { return xt::maximum(v, T(0)); },
+        [](Node<T>& y) {
+            detail::add_grad_elements(y.in(0), [](const auto& g, const auto& r) { return xt::where(r > T(0), g, T(0)); }, *y.grad, *y.value);
+        });
 }
 
 /// y = ln(1 + e^x), computed as max(x, 0) + ln(1 + e^-|x|) so large |x| neither overflows nor
@@ -41,8 +47,10 @@ template <class T>
 Var<T> softplus(Var<T> x) {
     return detail::unary(
         "softplus", x,
-        [](Matrix<T>& y, const Matrix<T>& v) { xt::noalias(y) = xt::maximum(v, T(0)) + xt::log1p(xt::exp(-xt::abs(v))); },
-        [](Node<T>& y) { add_grad(y.in(0), *y.grad / (T(1) + xt::exp(-*y.in(0).value))); });
+        [](const auto& v) { return xt::maximum(v, T(0)) + xt::log1p(xt::exp(-xt::abs(v))); },
+        [](Node<T>& y) {
+            detail::add_grad_elements(y.in(0), [](const auto& g, const auto& x) { return g / (T(1) + xt::exp(-x)); }, *y.grad, *y.in(0).value);
+        });
 }
 
 /// y = s(1 - s) with s = sigmoid(z);  dz = dy y (1 - 2 s)

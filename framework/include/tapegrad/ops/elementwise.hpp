@@ -1,6 +1,7 @@
 #pragma once
 // Elementwise arithmetic and math. Binary ops broadcast (see broadcast.hpp); unary ops run as
 // xtensor expressions, which xsimd vectorizes (exp and log included).
+#include "tapegrad/ops/blocks.hpp"
 #include "tapegrad/ops/broadcast.hpp"
 
 #include <xtensor/xmath.hpp>
@@ -13,12 +14,13 @@ struct Scale {
 };
 
 namespace detail {
-// Records a unary op y = f(x) whose backward only reads y, x, dy and the attributes.
+// Records a unary op y = f(x) whose backward only reads y, x, dy and the attributes. `forward`
+// maps a range of x to the expression for that range of y (run over the threads by ranges).
 template <class T, class Forward, class Attributes = NoAttributes>
 Var<T> unary(const char* op, Var<T> x, Forward forward, typename Node<T>::Backward backward,
              const Attributes& attributes = Attributes{}) {
     return x.tape->record(
-        op, x.shape(), {x}, [&](Node<T>& y) { forward(y.result, x.value()); }, backward, attributes);
+        op, x.shape(), {x}, [&](Node<T>& y) { map_elements(y.result, forward, x.value()); }, backward, attributes);
 }
 }  // namespace detail
 
@@ -68,8 +70,11 @@ Var<T> operator*(Var<T> a, Var<T> b) {
 template <class T>
 Var<T> scale(Var<T> x, double s) {
     return detail::unary(
-        "scale", x, [s](Matrix<T>& y, const Matrix<T>& v) { xt::noalias(y) = T(s) * v; },
-        [](Node<T>& y) { add_grad(y.in(0), T(y.template attributes<Scale>().factor) * *y.grad); },
+        "scale", x, [s](const auto& v) { return T(s) * v; },
+        [](Node<T>& y) {
+            const T f = T(y.template attributes<Scale>().factor);
+            detail::add_grad_elements(y.in(0), [f](const auto& g) { return f * g; }, *y.grad);
+        },
         Scale{s});
 }
 template <class T> Var<T> operator*(Var<T> x, double s) { return scale(x, s); }
@@ -80,8 +85,8 @@ template <class T> Var<T> operator-(Var<T> x) { return scale(x, -1.0); }
 template <class T>
 Var<T> add_scalar(Var<T> x, double c) {
     return detail::unary(
-        "add_scalar", x, [c](Matrix<T>& y, const Matrix<T>& v) { xt::noalias(y) = v + T(c); },
-        [](Node<T>& y) { add_grad(y.in(0), *y.grad); });
+        "add_scalar", x, [c](const auto& v) { return v + T(c); },
+        [](Node<T>& y) { detail::add_grad_elements(y.in(0), [](const auto& g) { return g; }, *y.grad); });
 }
 template <class T> Var<T> operator+(Var<T> x, double c) { return add_scalar(x, c); }
 template <class T> Var<T> operator+(double c, Var<T> x) { return add_scalar(x, c); }
@@ -105,32 +110,40 @@ Var<T> masked(Var<T> x, const Matrix<T>& mask) {
 template <class T>
 Var<T> square(Var<T> x) {
     return detail::unary(
-        "square", x, [](Matrix<T>& y, const Matrix<T>& v) { xt::noalias(y) = v * v; },
-        [](Node<T>& y) { add_grad(y.in(0), T(2) * *y.in(0).value * *y.grad); });
+        "square", x, [](const auto& v) { return v * v; },
+        [](Node<T>& y) {
+            detail::add_grad_elements(y.in(0), [](const auto& x, const auto& g) { return T(2) * x * g; }, *y.in(0).value, *y.grad);
+        });
 }
 
 /// y = |x|;  dx = sign(x) dy  (0 at x = 0, the subgradient an L1 penalty wants)
 template <class T>
 Var<T> abs(Var<T> x) {
     return detail::unary(
-        "abs", x, [](Matrix<T>& y, const Matrix<T>& v) { xt::noalias(y) = xt::abs(v); },
-        [](Node<T>& y) { add_grad(y.in(0), xt::sign(*y.in(0).value) * *y.grad); });
+        "abs", x, [](const auto& v) { return xt::abs(v); },
+        [](Node<T>& y) {
+            detail::add_grad_elements(y.in(0), [](const auto& x, const auto& g) { return xt::sign(x) * g; }, *y.in(0).value, *y.grad);
+        });
 }
 
 /// y = e^x;  dx = y dy
 template <class T>
 Var<T> exp(Var<T> x) {
     return detail::unary(
-        "exp", x, [](Matrix<T>& y, const Matrix<T>& v) { xt::noalias(y) = xt::exp(v); },
-        [](Node<T>& y) { add_grad(y.in(0), *y.value * *y.grad); });
+        "exp", x, [](const auto& v) { return xt::exp(v); },
+        [](Node<T>& y) {
+            detail::add_grad_elements(y.in(0), [](const auto& e, const auto& g) { return e * g; }, *y.value, *y.grad);
+        });
 }
 
 /// y = ln x;  dx = dy / x
 template <class T>
 Var<T> log(Var<T> x) {
     return detail::unary(
-        "log", x, [](Matrix<T>& y, const Matrix<T>& v) { xt::noalias(y) = xt::log(v); },
-        [](Node<T>& y) { add_grad(y.in(0), *y.grad / *y.in(0).value); });
+        "log", x, [](const auto& v) { return xt::log(v); },
+        [](Node<T>& y) {
+            detail::add_grad_elements(y.in(0), [](const auto& g, const auto& x) { return g / x; }, *y.grad, *y.in(0).value);
+        });
 }
 
 }  // namespace tg

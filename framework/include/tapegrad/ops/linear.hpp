@@ -3,6 +3,7 @@
 // straight into the operand's gradient buffer (beta = 1 accumulates a second contribution,
 // e.g. the decoder's share of a tied weight on top of the encoder's).
 #include "tapegrad/blas.hpp"
+#include "tapegrad/ops/blocks.hpp"
 #include "tapegrad/tape.hpp"
 
 namespace tg {
@@ -43,21 +44,28 @@ void matmul_backward_operands(const Matrix<T>& g, Node<T>& a, bool ta, Node<T>& 
 
 // grad(b) (+)= the column sums of the rows x cols array g: the gradient of a bias row
 // broadcast over `rows` rows (affine's batch, a convolution's pixels). Nothing if b needs none.
+// Split over blocks of columns: each column is summed over the rows in order, whatever the threads.
 template <class T>
 void add_column_sums(Node<T>& b, const T* g, std::size_t rows, std::size_t cols) {
     if (!b.requires_grad) return;
     T* db = b.grad->data();
-    if (!accumulate_into(b))
-        for (std::size_t j = 0; j < cols; ++j) db[j] = T(0);
-    for (std::size_t i = 0; i < rows; ++i, g += cols)
-        for (std::size_t j = 0; j < cols; ++j) db[j] += g[j];
+    const bool add = accumulate_into(b);
+    for_columns(rows, cols, [&](std::size_t lo, std::size_t hi) {
+        if (!add)
+            for (std::size_t j = lo; j < hi; ++j) db[j] = T(0);
+        const T* row = g;
+        for (std::size_t i = 0; i < rows; ++i, row += cols)
+            for (std::size_t j = lo; j < hi; ++j) db[j] += row[j];
+    });
 }
 
 // Writes the bias row `bias` (1 x cols) into every one of the `rows` rows of `out`.
 template <class T>
 void broadcast_rows(const T* bias, std::size_t rows, std::size_t cols, T* out) {
-    for (std::size_t i = 0; i < rows; ++i, out += cols)
-        for (std::size_t j = 0; j < cols; ++j) out[j] = bias[j];
+    for_rows(rows, cols, [&](std::size_t lo, std::size_t hi) {
+        for (std::size_t i = lo; i < hi; ++i)
+            for (std::size_t j = 0; j < cols; ++j) out[i * cols + j] = bias[j];
+    });
 }
 
 inline Shape product_shape(const char* op, Shape a, Trans ta, Shape b, Trans tb) {

@@ -1,51 +1,69 @@
 #pragma once
 // Losses, each fused: one pass computes the value, one pass writes the gradient. They are the
 // mean over all elements (so the gradient carries 1/n).
+#include "tapegrad/ops/blocks.hpp"
 #include "tapegrad/ops/reductions.hpp"
 
 #include <xsimd/xsimd.hpp>
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 namespace tg {
 
 namespace detail {
-// sum (a - b)^2 over n elements, writing direction = scale (a - b) on the way: the MSE's value
-// and gradient in one pass. Explicit SIMD because this pass is memory-bound at small sizes and
-// the compiler keeps plain accumulator arrays on the stack. Four register accumulators hide the
-// FMA latency; float partial sums are flushed to double every 1024 elements to keep precision.
+// sum (a - b)^2 over n <= 1024 elements, writing direction = scale (a - b) on the way: the
+// MSE's value and gradient in one pass. Explicit SIMD because this pass is memory-bound at small
+// sizes and the compiler keeps plain accumulator arrays on the stack. Four register
+// accumulators hide the FMA latency; 1024 floats are few enough to sum in float.
 template <class T>
-double squared_distance(const T* a, const T* b, T* direction, std::size_t n, T scale) {
+double squared_distance_chunk(const T* a, const T* b, T* direction, std::size_t n, T scale) {
     using Batch = xsimd::batch<T>;
     constexpr std::size_t w = Batch::size, step = 4 * w;
     const Batch k(scale);
-    double total = 0;
+    Batch s0(T(0)), s1(T(0)), s2(T(0)), s3(T(0));
     std::size_t i = 0;
-    while (i + step <= n) {
-        Batch s0(T(0)), s1(T(0)), s2(T(0)), s3(T(0));
-        const std::size_t end = std::min(i + 1024, n - (n - i) % step);
-        for (; i < end; i += step) {
-            const Batch d0 = Batch::load_unaligned(a + i) - Batch::load_unaligned(b + i);
-            const Batch d1 = Batch::load_unaligned(a + i + w) - Batch::load_unaligned(b + i + w);
-            const Batch d2 = Batch::load_unaligned(a + i + 2 * w) - Batch::load_unaligned(b + i + 2 * w);
-            const Batch d3 = Batch::load_unaligned(a + i + 3 * w) - Batch::load_unaligned(b + i + 3 * w);
-            s0 = xsimd::fma(d0, d0, s0);
-            s1 = xsimd::fma(d1, d1, s1);
-            s2 = xsimd::fma(d2, d2, s2);
-            s3 = xsimd::fma(d3, d3, s3);
-            (k * d0).store_unaligned(direction + i);
-            (k * d1).store_unaligned(direction + i + w);
-            (k * d2).store_unaligned(direction + i + 2 * w);
-            (k * d3).store_unaligned(direction + i + 3 * w);
-        }
-        total += double(xsimd::hadd(s0 + s1)) + double(xsimd::hadd(s2 + s3));
+    for (; i + step <= n; i += step) {
+        const Batch d0 = Batch::load_unaligned(a + i) - Batch::load_unaligned(b + i);
+        const Batch d1 = Batch::load_unaligned(a + i + w) - Batch::load_unaligned(b + i + w);
+        const Batch d2 = Batch::load_unaligned(a + i + 2 * w) - Batch::load_unaligned(b + i + 2 * w);
+        const Batch d3 = Batch::load_unaligned(a + i + 3 * w) - Batch::load_unaligned(b + i + 3 * w);
+        s0 = xsimd::fma(d0, d0, s0);
+        s1 = xsimd::fma(d1, d1, s1);
+        s2 = xsimd::fma(d2, d2, s2);
+        s3 = xsimd::fma(d3, d3, s3);
+        (k * d0).store_unaligned(direction + i);
+        (k * d1).store_unaligned(direction + i + w);
+        (k * d2).store_unaligned(direction + i + 2 * w);
+        (k * d3).store_unaligned(direction + i + 3 * w);
     }
+    double total = double(xsimd::hadd(s0 + s1)) + double(xsimd::hadd(s2 + s3));
     for (; i < n; ++i) {
         const T d = a[i] - b[i];
         direction[i] = scale * d;
         total += double(d) * double(d);
     }
+    return total;
+}
+
+// The same over any n: chunks of 1024 elements, split over the threads, their sums added in
+// chunk order, so the value does not depend on the thread count.
+template <class T>
+double squared_distance(const T* a, const T* b, T* direction, std::size_t n, T scale) {
+    constexpr std::size_t chunk = 1024;
+    const std::size_t chunks = (n + chunk - 1) / chunk;
+    thread_local std::vector<double> partial;  // grows once, to the largest batch's chunk count
+    if (partial.size() < chunks) partial.resize(chunks);
+    double* sums = partial.data();
+    parallel::for_range(chunks, min_elements_per_part / chunk, [&](std::size_t lo, std::size_t hi) {
+        for (std::size_t c = lo; c < hi; ++c) {
+            const std::size_t begin = c * chunk, size = std::min(chunk, n - begin);
+            sums[c] = squared_distance_chunk(a + begin, b + begin, direction + begin, size, scale);
+        }
+    }, 1);
+    double total = 0;
+    for (std::size_t c = 0; c < chunks; ++c) total += sums[c];
     return total;
 }
 
