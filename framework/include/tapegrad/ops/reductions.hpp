@@ -19,16 +19,22 @@ struct AxisSum {
 namespace detail {
 // sum over i < n of term(i), in double. 32 independent accumulators: a single one would
 // serialise every add on its latency and keep the compiler from vectorizing.
+// The lanes are combined as a tree (five vector steps; adding them one by one was a chain of
+// 32 dependent adds, which dominated short rows such as the contractive penalty's rows of W).
 template <class F>
 double lane_sum(std::size_t n, F term) {
     constexpr std::size_t lanes = 32;  // four AVX-512 registers of doubles: hides the add latency
-    double acc[lanes] = {};
-    std::size_t i = 0;
-    for (; i + lanes <= n; i += lanes)
-        for (std::size_t l = 0; l < lanes; ++l) acc[l] += double(term(i + l));
     double s = 0;
+    std::size_t i = 0;
+    if (n >= lanes) {
+        double acc[lanes] = {};
+        for (; i + lanes <= n; i += lanes)
+            for (std::size_t l = 0; l < lanes; ++l) acc[l] += double(term(i + l));
+        for (std::size_t width = lanes / 2; width > 0; width /= 2)
+            for (std::size_t l = 0; l < width; ++l) acc[l] += acc[l + width];
+        s = acc[0];
+    }
     for (; i < n; ++i) s += double(term(i));
-    for (double a : acc) s += a;
     return s;
 }
 
