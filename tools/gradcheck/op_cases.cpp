@@ -185,6 +185,10 @@ std::vector<Case> op_cases() {
     b.add("derivative", "relu_derivative", {{3, 4, -1, 1, 0.0}}, TG_OP { return relu_derivative(v[0]) * v[0]; });
     b.add("derivative", "softplus_derivative", {{3, 4, -3, 3}}, TG_OP { return softplus_derivative(v[0]); });
     b.add("derivative", "identity_derivative", {{3, 4}}, TG_OP { return identity_derivative(v[0]) * v[0]; });
+    // From the output: inputs in each activation's range (sigmoid (0, 1), tanh (-1, 1), softplus > 0).
+    b.add("derivative", "sigmoid_derivative_from_output", {{3, 4, 0.05, 0.95}}, TG_OP { return sigmoid_derivative_from_output(v[0]); });
+    b.add("derivative", "tanh_derivative_from_output", {{3, 4, -0.95, 0.95}}, TG_OP { return tanh_derivative_from_output(v[0]); });
+    b.add("derivative", "softplus_derivative_from_output", {{3, 4, 0.05, 3}}, TG_OP { return softplus_derivative_from_output(v[0]); });
 
     b.add("reduction", "sum", {{3, 4}}, TG_OP { return sum(square(v[0])); });
     b.add("reduction", "mean", {{3, 4}}, TG_OP { return mean(square(v[0])); });

@@ -104,6 +104,43 @@ Var<T> identity_derivative(Var<T> z) {
         nullptr);
 }
 
+// The same derivatives from the activation's output y = f(z) instead of z: no second pass of
+// exp or tanh and no saved buffer, where the output is at hand (the contractive penalty's
+// f'(z) next to the code h = f(z)). relu's and the identity's derivative ops serve both ways.
+
+/// y = h (1 - h) for h = sigmoid(z);  dh = dy (1 - 2 h)
+template <class T>
+Var<T> sigmoid_derivative_from_output(Var<T> h) {
+    return detail::unary(
+        "sigmoid_derivative_from_output", h, [](const auto& v) { return v * (T(1) - v); },
+        [](Node<T>& y) {
+            detail::add_grad_elements(y.in(0), [](const auto& g, const auto& v) { return g * (T(1) - T(2) * v); },
+                                      *y.grad, *y.in(0).value);
+        });
+}
+
+/// y = 1 - t^2 for t = tanh(z);  dt = -2 t dy
+template <class T>
+Var<T> tanh_derivative_from_output(Var<T> t) {
+    return detail::unary(
+        "tanh_derivative_from_output", t, [](const auto& v) { return T(1) - v * v; },
+        [](Node<T>& y) {
+            detail::add_grad_elements(y.in(0), [](const auto& g, const auto& v) { return T(-2) * v * g; }, *y.grad,
+                                      *y.in(0).value);
+        });
+}
+
+/// y = 1 - e^-s for s = softplus(z) (= sigmoid(z));  ds = e^-s dy
+template <class T>
+Var<T> softplus_derivative_from_output(Var<T> s) {
+    return detail::unary(
+        "softplus_derivative_from_output", s, [](const auto& v) { return T(1) - xt::exp(-v); },
+        [](Node<T>& y) {
+            detail::add_grad_elements(y.in(0), [](const auto& g, const auto& v) { return g * xt::exp(-v); }, *y.grad,
+                                      *y.in(0).value);
+        });
+}
+
 /// The encoder activations a model can choose. Each is declared once, by a row of
 /// activation_table below (the enum only names the rows, in the same order): names for the
 /// command line and configs, the op, and its derivative op all come from that row.
@@ -114,7 +151,8 @@ struct ActivationEntry {
     Activation id;
     const char* name;
     Var<T> (*apply)(Var<T>);
-    Var<T> (*derivative)(Var<T>);  ///< f'(z) as an op (for Jacobian penalties)
+    Var<T> (*derivative)(Var<T>);  ///< f'(z) as an op of z (for Jacobian penalties)
+    Var<T> (*derivative_from_output)(Var<T>);  ///< the same f'(z) as an op of y = f(z)
 };
 
 namespace detail {
@@ -123,11 +161,11 @@ template <class T> Var<T> identity(Var<T> z) { return z; }
 
 template <class T>
 inline const ActivationEntry<T> activation_table[] = {
-    {Activation::identity, "identity", detail::identity<T>, identity_derivative<T>},
-    {Activation::sigmoid, "sigmoid", sigmoid<T>, sigmoid_derivative<T>},
-    {Activation::tanh, "tanh", tanh<T>, tanh_derivative<T>},
-    {Activation::relu, "relu", relu<T>, relu_derivative<T>},
-    {Activation::softplus, "softplus", softplus<T>, softplus_derivative<T>},
+    {Activation::identity, "identity", detail::identity<T>, identity_derivative<T>, identity_derivative<T>},
+    {Activation::sigmoid, "sigmoid", sigmoid<T>, sigmoid_derivative<T>, sigmoid_derivative_from_output<T>},
+    {Activation::tanh, "tanh", tanh<T>, tanh_derivative<T>, tanh_derivative_from_output<T>},
+    {Activation::relu, "relu", relu<T>, relu_derivative<T>, relu_derivative<T>},  // [f(z) > 0] = [z > 0]
+    {Activation::softplus, "softplus", softplus<T>, softplus_derivative<T>, softplus_derivative_from_output<T>},
 };
 
 template <class T>
@@ -161,5 +199,11 @@ Var<T> activate(Activation a, Var<T> z) { return activation_entry<T>(a).apply(z)
 
 template <class T>
 Var<T> activation_derivative(Activation a, Var<T> z) { return activation_entry<T>(a).derivative(z); }
+
+/// f'(z) from the output y = f(z) (the same values as activation_derivative(a, z)).
+template <class T>
+Var<T> activation_derivative_from_output(Activation a, Var<T> y) {
+    return activation_entry<T>(a).derivative_from_output(y);
+}
 
 }  // namespace tg
