@@ -118,6 +118,22 @@ Var<T> scaled_sum_axis(const char* op, Var<T> x, int axis, double factor) {
 /// y = sum of all elements (1 x 1);  dx = dy everywhere
 template <class T> Var<T> sum(Var<T> x) { return detail::scaled_sum("sum", x, 1.0); }
 
+/// y = sum |x|, the L1 norm;  dx = dy sign(x)  (0 at x = 0). One pass each way where abs followed
+/// by sum makes two and keeps a buffer of x's shape (the sparse autoencoder's penalty).
+template <class T>
+Var<T> sum_abs(Var<T> x) {
+    return x.tape->record(
+        "sum_abs", Shape{1, 1}, {x},
+        [&](Node<T>& y) {
+            const T* v = x.value().data();
+            y.result(0, 0) = T(detail::lane_sum(x.value().size(), [v](std::size_t i) { return std::abs(v[i]); }));
+        },
+        [](Node<T>& y) {
+            const T c = (*y.grad)(0, 0);
+            detail::add_grad_elements(y.in(0), [c](const auto& v) { return c * xt::sign(v); }, *y.in(0).value);
+        });
+}
+
 /// y = mean of all elements;  dx = dy / n
 template <class T>
 Var<T> mean(Var<T> x) {

@@ -21,7 +21,7 @@ public:
         const Matrix<T>& x = batch.x;
         typename Autoencoder<T>::Code code;
         Var<T> loss = this->reconstruction_loss(t, x, x, &code);
-        if (penalty == SparsityPenalty::l1) return loss + (strength / double(x.shape()[0])) * sum(abs(code.h));
+        if (penalty == SparsityPenalty::l1) return loss + (strength / double(x.shape()[0])) * sum_abs(code.h);
         // KL(rho || q) = rho ln(rho / q) + (1 - rho) ln((1 - rho) / (1 - q)), summed over units
         Var<T> q = mean(code.h, 0);
         Var<T> kl = rho * std::log(rho) + (1 - rho) * std::log(1 - rho) - rho * log(q) - (1 - rho) * log(1.0 - q);
