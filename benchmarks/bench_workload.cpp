@@ -1,4 +1,4 @@
-// Google Benchmark: every (implementation, variant, size, dtype, BLAS threads) of the standard
+// Google Benchmark: every (implementation, variant, size, dtype, threads: tg::set_num_threads) of the standard
 // workload, one training step per iteration, and at the end a table of each configuration's
 // framework / hand-coded and GEMMs-only / hand-coded time ratios, all measured in this run.
 #include "benchmarks/framework_impl.hpp"

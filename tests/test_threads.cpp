@@ -197,6 +197,23 @@ BOOST_AUTO_TEST_CASE(elementwise_ops_losses_and_adam_give_the_same_bits_with_1_a
     for (std::size_t i = 0; i < one.size(); ++i) BOOST_TEST(largest_difference(one[i], two[i]) == 0.0, "parameter " << i);
 }
 
+// Corruption noise split by rows: the same bits as one thread (every element keyed by its sample).
+BOOST_AUTO_TEST_CASE(noise_gives_the_same_bits_with_1_and_2_threads) {
+    const Matrix<float> x = random_values<float>(256, 784, 31);
+    std::vector<std::uint64_t> ids(256);
+    for (std::size_t i = 0; i < ids.size(); ++i) ids[i] = 1000 + 7 * i;
+    Matrix<float> masked_one, masked_two, noisy_one, noisy_two;
+    random::mask_rows(x, ids, 5, 3, 0.3, masked_one);
+    random::add_gaussian_rows(x, ids, 5, 3, 0.3, noisy_one);
+    {
+        Threads threads(2);
+        random::mask_rows(x, ids, 5, 3, 0.3, masked_two);
+        random::add_gaussian_rows(x, ids, 5, 3, 0.3, noisy_two);
+    }
+    BOOST_TEST(largest_difference(masked_one, masked_two) == 0.0);
+    BOOST_TEST(largest_difference(noisy_one, noisy_two) == 0.0);
+}
+
 BOOST_AUTO_TEST_CASE(the_pool_covers_each_index_once_nests_and_passes_exceptions_on) {
     Threads threads(2);
     BOOST_TEST(tg::num_threads() == 2);

@@ -156,7 +156,7 @@ int parse_command_line(int argc, char** argv, CommandLine& cl) {
     const std::string group = "Run (may differ when resuming)";
     CLI::Option* out = app.add_option("--out", r.out, "output directory (default with --resume: the resumed directory)")->group(group);
     app.add_option("--resume", r.resume, "continue the run whose output directory this is")->group(group)->check(CLI::ExistingDirectory);
-    app.add_option("--threads", r.threads, "OpenBLAS threads")->group(group)->check(CLI::Range(1, 256));
+    app.add_option("--threads", r.threads, "threads for the whole step (the framework's worker pool; tg::set_num_threads)")->group(group)->check(CLI::Range(1, 256));
     app.add_option("--checkpoint-every", r.checkpoint_every, "checkpoint every N epochs (0: only at the end)")->group(group)->check(CLI::NonNegativeNumber);
     app.add_flag("--anomaly", r.anomaly, "check every op for NaN/Inf and name the first that produces one (slower)")->group(group);
     app.add_option("--progress", r.progress, "auto: a bar on a terminal, plain lines otherwise")->group(group)

@@ -92,10 +92,10 @@ struct Trainer<T>::State {
                 options.batch, data_parallel.reduced_values());
         if (epochs_done > 0 || resume_step > 0)
             say("resuming   {} after epoch {}, step {}\n", last_checkpoint, epochs_done, resume_step);
-        // OpenBLAS splits a gemm's work differently by thread count, and the sums round
-        // differently (measured: parameters 1e-7 apart, normwise, after an epoch in float32).
+        // Products split over the threads round differently from one thread's (OpenBLAS rounds a
+        // block of rows differently; measured: parameters 1e-7 apart, normwise, after an epoch in float32).
         if (checkpoint_blas_threads > 0 && checkpoint_blas_threads != tg::blas::num_threads())
-            say("threads    {} BLAS threads; the checkpoint was written with {}: the run continues to within "
+            say("threads    {} threads; the checkpoint was written with {}: the run continues to within "
                 "float rounding of an uninterrupted run, not bit for bit\n",
                 tg::blas::num_threads(), checkpoint_blas_threads);
         std::fflush(stdout);
