@@ -2,8 +2,8 @@
 // Matrix products over CBLAS. The raw calls live in src/blas.cpp because <cblas.h> and the
 // xtensor-blas headers cannot share a translation unit (duplicate CBLAS enums).
 //
-// `gemm` is shape-aware: a product with a unit dimension goes to dot, gemv or a fused outer-
-// product loop (same transpose and alpha/beta semantics), and a large one is split over the
+// `gemm` is shape-aware: a product with a unit dimension goes to fused dot, axpy or outer-
+// product loops (same transpose and alpha/beta semantics), and a large one is split over the
 // framework's threads (tg::set_num_threads) in row or column blocks. `general_gemm` always
 // calls gemm (split the same way): the baselines use it, as the benchmark workload defines.
 #include "tapegrad/tensor.hpp"

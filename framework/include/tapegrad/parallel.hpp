@@ -54,4 +54,12 @@ void for_range(std::size_t n, std::size_t min_per_part, F&& f, std::size_t align
     });
 }
 
+/// Calls loop(lo, hi) on ranges of the rows of a rows x cols array, a part holding at least
+/// min_elements_per_part elements.
+template <class F>
+void for_rows(std::size_t rows, std::size_t cols, F&& loop) {
+    const std::size_t min_rows = cols == 0 ? rows : (min_elements_per_part + cols - 1) / cols;
+    for_range(rows, min_rows < 1 ? 1 : min_rows, loop, 1);
+}
+
 }  // namespace tg::parallel

@@ -406,15 +406,6 @@ inline void check_sigma(double sigma) {
                                     std::to_string(sigma));
 }
 
-// The batch's rows in contiguous ranges over the framework's threads: every element's noise is
-// keyed by its sample and position, so any split gives the same bits.
-template <class T, class F>
-void split_rows(const Matrix<T>& x, F rows) {
-    const std::size_t cols = x.shape()[1] == 0 ? 1 : x.shape()[1];
-    const std::size_t min_rows = (parallel::min_elements_per_part + cols - 1) / cols;
-    parallel::for_range(x.shape()[0], min_rows, rows, 1);
-}
-
 template <class T>
 void ensure_shape_of(const Matrix<T>& x, Matrix<T>& out) {
     if (out.shape()[0] != x.shape()[0] || out.shape()[1] != x.shape()[1]) [[unlikely]]
@@ -503,7 +494,8 @@ void mask_rows(const Matrix<T>& x, std::span<const std::uint64_t> sample_ids, st
     drop_threshold(drop_probability);
     detail::checked_epoch(epoch);
     detail::ensure_shape_of(x, out);
-    detail::split_rows(x, [&](std::size_t r0, std::size_t r1) {
+    // Rows split over the threads: every element's draw is keyed by sample and position.
+    parallel::for_rows(x.shape()[0], x.shape()[1], [&](std::size_t r0, std::size_t r1) {
         mask_rows(x, sample_ids, seed, epoch, drop_probability, out, r0, r1);
     });
 }
@@ -544,7 +536,8 @@ void add_gaussian_rows(const Matrix<T>& x, std::span<const std::uint64_t> sample
     detail::check_sigma(sigma);
     detail::checked_epoch(epoch);
     detail::ensure_shape_of(x, out);
-    detail::split_rows(x, [&](std::size_t r0, std::size_t r1) {
+    // Rows split over the threads: every element's draw is keyed by sample and position.
+    parallel::for_rows(x.shape()[0], x.shape()[1], [&](std::size_t r0, std::size_t r1) {
         add_gaussian_rows(x, sample_ids, seed, epoch, sigma, out, r0, r1);
     });
 }

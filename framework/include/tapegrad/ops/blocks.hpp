@@ -62,13 +62,6 @@ void for_elements(std::size_t n, F loop) {
     parallel::for_range(n, min_elements_per_part, loop);
 }
 
-// Rows [lo, hi) of a rows x cols array, split so that a part holds min_elements_per_part.
-template <class F>
-void for_rows(std::size_t rows, std::size_t cols, F loop) {
-    const std::size_t min_rows = cols == 0 ? rows : (min_elements_per_part + cols - 1) / cols;
-    parallel::for_range(rows, min_rows < 1 ? 1 : min_rows, loop, 1);
-}
-
 // Columns [lo, hi) of a rows x cols array (boundaries on 16 columns: whole cache lines of floats).
 template <class F>
 void for_columns(std::size_t rows, std::size_t cols, F loop) {

@@ -79,7 +79,7 @@ void add_column_sums(Node<T>& b, const T* g, std::size_t rows, std::size_t cols)
 // Writes the bias row `bias` (1 x cols) into every one of the `rows` rows of `out`.
 template <class T>
 void broadcast_rows(const T* bias, std::size_t rows, std::size_t cols, T* out) {
-    for_rows(rows, cols, [&](std::size_t lo, std::size_t hi) {
+    parallel::for_rows(rows, cols, [&](std::size_t lo, std::size_t hi) {
         for (std::size_t i = lo; i < hi; ++i)
             for (std::size_t j = 0; j < cols; ++j) out[i * cols + j] = bias[j];
     });
