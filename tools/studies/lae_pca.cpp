@@ -187,7 +187,7 @@ int main(int argc, char** argv) {
     app.add_option("--synthetic-d", syn_d, "synthetic dimension")->capture_default_str();
     app.add_option("--synthetic-ratio", syn_ratio, "synthetic variances ratio^i")->capture_default_str();
     app.add_option("--tiles", s.tiles, "directions drawn per row")->capture_default_str();
-    app.add_option("--threads", threads, "OpenBLAS threads (training and LAPACK)")->capture_default_str();
+    app.add_option("--threads", threads, "worker threads for training (tg::set_num_threads; OpenBLAS and its LAPACK stay on one thread)")->capture_default_str();
     app.add_option("--out", s.out_dir, "directory for the tile pictures (empty: none)")->capture_default_str();
     app.add_flag("--per-direction", s.per_direction, "print the per-direction table for every k");
     CLI11_PARSE(app, argc, argv);

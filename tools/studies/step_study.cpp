@@ -123,7 +123,7 @@ int main(int argc, char** argv) {
     app.add_option("--frozen-w1", base.model.frozen_w1, "every w1_j in the frozen configuration")->capture_default_str();
     app.add_option("--seed", base.model.seed, "initialisation seed")->capture_default_str();
     app.add_flag("--double", use_double, "train in float64 (default float32)");
-    app.add_option("--threads", threads, "OpenBLAS threads")->capture_default_str();
+    app.add_option("--threads", threads, "worker threads (tg::set_num_threads; OpenBLAS stays on one thread)")->capture_default_str();
     app.add_option("--blocks", blocks, "position blocks in the printed error profile")
         ->check(CLI::Range(std::size_t{1}, std::size_t{129}))
         ->capture_default_str();
