@@ -197,6 +197,51 @@ BOOST_AUTO_TEST_CASE(elementwise_ops_losses_and_adam_give_the_same_bits_with_1_a
     for (std::size_t i = 0; i < one.size(); ++i) BOOST_TEST(largest_difference(one[i], two[i]) == 0.0, "parameter " << i);
 }
 
+// Every other op that splits its work: broadcasting add, sub and mul (their gradients reduced by
+// rows, by columns and by chunks for a scalar), sums and means along both axes, sums of squares,
+// the layer Jacobian penalty, full sums, sum_abs, both binary cross-entropies, the softmax
+// cross-entropy (chunks of rows), masking, the derivative ops and both convolutions (split by
+// images). One forward and backward: the loss and every gradient, with 1 and 2 threads. Each
+// operand is large enough for two parts (256 x 784, 8192 x 10 logits, 32 images of 28 x 28).
+std::vector<Matrix<float>> split_ops_loss_and_gradients(int threads) {
+    Threads scope(threads);
+    std::mt19937_64 rng(41);
+    Parameter<float> x("x", tg_test::random_matrix<float>(rng, 256, 784)), row("row", tg_test::random_matrix<float>(rng, 1, 784)),
+        col("col", tg_test::random_matrix<float>(rng, 256, 1)), scalar("scalar", tg_test::random_matrix<float>(rng, 1, 1)),
+        w("w", tg_test::random_matrix<float>(rng, 784, 32)), logits("logits", tg_test::random_matrix<float>(rng, 8192, 10)),
+        kernel("kernel", tg_test::random_matrix<float>(rng, 9, 8)), bias("bias", tg_test::random_matrix<float>(rng, 1, 8));
+    const Matrix<float> target = tg_test::random_matrix<float>(rng, 256, 784, 0, 1);
+    const Matrix<float> mask = tg_test::random_matrix<float>(rng, 256, 784, 0, 2);
+    Matrix<float> labels = Matrix<float>::from_shape({8192, 1});
+    for (std::size_t i = 0; i < 8192; ++i) labels(i, 0) = float((i * 7) % 10);
+    const ImageShape image{28, 28, 1};
+    const ConvWindow window{3, 3, 1, 0};
+    Tape<float> tape;
+    Var<float> v = tape.parameter(x);
+    Var<float> y = (v + tape.parameter(row)) * tape.parameter(col) - tape.parameter(scalar);
+    Var<float> loss = mean(sum(y, 0)) + mean(mean(y, 1)) + mean(sum_of_squares(y, 0)) + mean(sum_of_squares(y, 1)) +
+                      1e-3 * layer_jacobian_norm_sq(sigmoid_derivative(v), tape.parameter(w)) + 1e-4 * sum(masked(y, mask)) +
+                      1e-4 * sum_abs(tanh_derivative(v) + softplus_derivative(v) + relu_derivative(v)) +
+                      binary_cross_entropy(sigmoid(y), target) + binary_cross_entropy_with_logits(y, target) +
+                      softmax_cross_entropy(tape.parameter(logits), labels);
+    // 32 images: the first 32 rows of x (an exact product with the identity's first rows)
+    const Matrix<float> first_rows = xt::eye<float>({32, 256}, 0);
+    Var<float> images = matmul(tape.constant(first_rows), v);
+    Var<float> maps = conv2d(images, image, tape.parameter(kernel), tape.parameter(bias), window);
+    loss = loss + mean(square(conv_transpose2d(maps, conv2d_output_shape("test", image, window, 8), tape.parameter(kernel), window)));
+    tape.backward(loss);
+    std::vector<Matrix<float>> out{loss.value()};
+    for (Parameter<float>* p : {&x, &row, &col, &scalar, &w, &logits, &kernel, &bias}) out.push_back(p->grad);
+    return out;
+}
+
+BOOST_AUTO_TEST_CASE(reductions_broadcasts_cross_entropies_and_convolutions_give_the_same_bits_with_1_and_2_threads) {
+    const auto one = split_ops_loss_and_gradients(1), two = split_ops_loss_and_gradients(2);
+    BOOST_TEST(std::isfinite(one[0](0, 0)));
+    for (std::size_t i = 0; i < one.size(); ++i)
+        BOOST_TEST(largest_difference(one[i], two[i]) == 0.0, (i == 0 ? "the loss" : "gradient " + std::to_string(i)));
+}
+
 // Corruption noise split by rows: the same bits as one thread (every element keyed by its sample).
 BOOST_AUTO_TEST_CASE(noise_gives_the_same_bits_with_1_and_2_threads) {
     const Matrix<float> x = random_values<float>(256, 784, 31);

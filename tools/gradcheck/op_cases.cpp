@@ -197,6 +197,7 @@ std::vector<Case> op_cases() {
     b.add("reduction", "sum_abs", {{3, 4, -1, 1, 0.0}}, TG_OP { return sum_abs(v[0]); });
     b.add("reduction", "sum_of_squares axis 0", {{3, 4}}, TG_OP { return sum_of_squares(v[0], 0); });
     b.add("reduction", "sum_of_squares axis 1", {{3, 4}}, TG_OP { return sum_of_squares(v[0], 1); });
+    b.add("reduction", "layer_jacobian_norm_sq", {{3, 4}, {4, 5}}, TG_OP { return layer_jacobian_norm_sq(v[0], v[1]); });
     b.add("reduction", "mean axis 0", {{3, 4}}, TG_OP { return mean(v[0], 0); });
     b.add("reduction", "mean axis 1", {{3, 4}}, TG_OP { return mean(v[0], 1); });
 

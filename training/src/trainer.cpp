@@ -9,6 +9,7 @@
 #include "tapegrad/train/stop_signal.hpp"
 
 #include <tapegrad/blas.hpp>
+#include <tapegrad/parallel.hpp>
 #include <tapegrad/io/errors.hpp>
 #include <tapegrad/random.hpp>
 
@@ -223,11 +224,15 @@ struct Trainer<T>::State {
         const std::size_t d = train.shape()[1];
         ensure_shape(batch, Shape{rows, d});
         batch_ids.resize(rows);
-        for (std::size_t i = 0; i < rows; ++i) {
-            batch_ids[i] = order[begin + i];
-            const T* src = train.data() + order[begin + i] * d;
-            std::copy(src, src + d, batch.data() + i * d);
-        }
+        // Rows scattered over the training set: split over the threads, their copies wait on
+        // memory side by side.
+        parallel::for_rows(rows, d, [&](std::size_t lo, std::size_t hi) {
+            for (std::size_t i = lo; i < hi; ++i) {
+                batch_ids[i] = order[begin + i];
+                const T* src = train.data() + order[begin + i] * d;
+                std::copy(src, src + d, batch.data() + i * d);
+            }
+        });
     }
 
     void save(int done, std::size_t step, double loss_sum, std::size_t loss_count, double seconds, double gather_seconds) {

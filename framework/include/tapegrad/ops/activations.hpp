@@ -60,10 +60,13 @@ Var<T> sigmoid_derivative(Var<T> z) {
         "sigmoid_derivative", z.shape(), {z},
         [&](Node<T>& y) {
             detail::ensure_saved(y);
-            xt::noalias(y.saved) = T(1) / (T(1) + xt::exp(-z.value()));
-            xt::noalias(y.result) = y.saved * (T(1) - y.saved);
+            detail::map_elements(y.saved, [](const auto& v) { return T(1) / (T(1) + xt::exp(-v)); }, z.value());
+            detail::map_elements(y.result, [](const auto& s) { return s * (T(1) - s); }, y.saved);
         },
-        [](Node<T>& y) { add_grad(y.in(0), *y.grad * *y.value * (T(1) - T(2) * y.saved)); });
+        [](Node<T>& y) {
+            detail::add_grad_elements(y.in(0), [](const auto& g, const auto& d, const auto& s) { return g * d * (T(1) - T(2) * s); },
+                                      *y.grad, *y.value, y.saved);
+        });
 }
 
 /// y = 1 - t^2 with t = tanh(z);  dz = dy (-2 t y)
@@ -73,10 +76,13 @@ Var<T> tanh_derivative(Var<T> z) {
         "tanh_derivative", z.shape(), {z},
         [&](Node<T>& y) {
             detail::ensure_saved(y);
-            xt::noalias(y.saved) = xt::tanh(z.value());
-            xt::noalias(y.result) = T(1) - y.saved * y.saved;
+            detail::map_elements(y.saved, [](const auto& v) { return xt::tanh(v); }, z.value());
+            detail::map_elements(y.result, [](const auto& t) { return T(1) - t * t; }, y.saved);
         },
-        [](Node<T>& y) { add_grad(y.in(0), T(-2) * *y.grad * y.saved * *y.value); });
+        [](Node<T>& y) {
+            detail::add_grad_elements(y.in(0), [](const auto& g, const auto& t, const auto& d) { return T(-2) * g * t * d; },
+                                      *y.grad, y.saved, *y.value);
+        });
 }
 
 /// y = [z > 0];  piecewise constant, so no gradient flows back
@@ -84,7 +90,8 @@ template <class T>
 Var<T> relu_derivative(Var<T> z) {
     return z.tape->record(
         "relu_derivative", z.shape(), {z},
-        [&](Node<T>& y) { xt::noalias(y.result) = xt::where(z.value() > T(0), T(1), T(0)); }, nullptr);
+        [&](Node<T>& y) { detail::map_elements(y.result, [](const auto& v) { return xt::where(v > T(0), T(1), T(0)); }, z.value()); },
+        nullptr);
 }
 
 /// y = sigmoid(z);  dz = dy y (1 - y)
@@ -92,8 +99,10 @@ template <class T>
 Var<T> softplus_derivative(Var<T> z) {
     return z.tape->record(
         "softplus_derivative", z.shape(), {z},
-        [&](Node<T>& y) { xt::noalias(y.result) = T(1) / (T(1) + xt::exp(-z.value())); },
-        [](Node<T>& y) { add_grad(y.in(0), *y.grad * *y.value * (T(1) - *y.value)); });
+        [&](Node<T>& y) { detail::map_elements(y.result, [](const auto& v) { return T(1) / (T(1) + xt::exp(-v)); }, z.value()); },
+        [](Node<T>& y) {
+            detail::add_grad_elements(y.in(0), [](const auto& g, const auto& s) { return g * s * (T(1) - s); }, *y.grad, *y.value);
+        });
 }
 
 /// y = 1 (the identity's derivative); constant, so no gradient flows back

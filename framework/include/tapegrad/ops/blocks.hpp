@@ -6,9 +6,12 @@
 #include "tapegrad/parallel.hpp"
 #include "tapegrad/tape.hpp"
 
+#include <xsimd/xsimd.hpp>
 #include <xtensor/xadapt.hpp>
 
+#include <algorithm>
 #include <tuple>
+#include <vector>
 
 namespace tg::detail {
 
@@ -62,11 +65,72 @@ void for_elements(std::size_t n, F loop) {
     parallel::for_range(n, min_elements_per_part, loop);
 }
 
+// The sum of chunk_sum(begin, size) over the chunks [begin, begin + size) of `chunk` units that
+// cover [0, n), in double: chunks split over the threads, their sums added in chunk order, so the
+// value does not depend on the thread count. One chunk (small work) is one direct call. A unit
+// is one element, or a row of `unit_elements` (for the split's threshold).
+template <class F>
+double sum_over_chunks(std::size_t n, std::size_t chunk, F chunk_sum, std::size_t unit_elements = 1) {
+    if (n <= chunk) return n == 0 ? 0.0 : double(chunk_sum(std::size_t(0), n));
+    const std::size_t chunks = (n + chunk - 1) / chunk;
+    thread_local std::vector<double> partial;  // grows once, to the largest chunk count seen
+    if (partial.size() < chunks) partial.resize(chunks);
+    double* sums = partial.data();
+    const std::size_t chunk_elements = std::max<std::size_t>(1, chunk * unit_elements);
+    const std::size_t min_chunks = (min_elements_per_part + chunk_elements - 1) / chunk_elements;
+    parallel::for_range(chunks, min_chunks, [&](std::size_t lo, std::size_t hi) {
+        for (std::size_t c = lo; c < hi; ++c) {
+            const std::size_t begin = c * chunk;
+            sums[c] = double(chunk_sum(begin, std::min(chunk, n - begin)));
+        }
+    }, 1);
+    double total = 0;
+    for (std::size_t c = 0; c < chunks; ++c) total += sums[c];
+    return total;
+}
+
 // Columns [lo, hi) of a rows x cols array (boundaries on 16 columns: whole cache lines of floats).
 template <class F>
 void for_columns(std::size_t rows, std::size_t cols, F loop) {
     const std::size_t min_cols = rows == 0 ? cols : (min_elements_per_part + rows - 1) / rows;
     parallel::for_range(cols, min_cols < 16 ? 16 : min_cols, loop, 16);
+}
+
+// out[j] (+)= the sum over the rows of term(src(i, j)), for each of the cols columns of a
+// rows x cols array; term maps a value or an xsimd batch of values alike. Split over blocks of
+// columns: each column is summed over the rows in order whatever the threads (its path, SIMD or
+// the scalar tail, depends only on the column, since parts start on multiples of 16 columns).
+// A block of columns is held in registers over all the rows (a loop that adds each row into
+// `out` in memory waits on a store and a reload per row: measured 6 % of a 32x16x32 step).
+template <class T, class Term>
+void column_sums(const T* src, std::size_t rows, std::size_t cols, T* out, bool add, Term term) {
+    using Batch = xsimd::batch<T>;
+    constexpr std::size_t w = Batch::size;
+    static_assert(16 % w == 0, "parts start on multiples of 16 columns");
+    for_columns(rows, cols, [&](std::size_t lo, std::size_t hi) {
+        auto start = [&](std::size_t j) { return add ? Batch::load_unaligned(out + j) : Batch(T(0)); };
+        std::size_t j = lo;
+        for (; j + 2 * w <= hi; j += 2 * w) {
+            Batch s0 = start(j), s1 = start(j + w);
+            const T* row = src + j;
+            for (std::size_t i = 0; i < rows; ++i, row += cols) {
+                s0 += term(Batch::load_unaligned(row));
+                s1 += term(Batch::load_unaligned(row + w));
+            }
+            s0.store_unaligned(out + j), s1.store_unaligned(out + j + w);
+        }
+        for (; j + w <= hi; j += w) {
+            Batch s0 = start(j);
+            const T* row = src + j;
+            for (std::size_t i = 0; i < rows; ++i, row += cols) s0 += term(Batch::load_unaligned(row));
+            s0.store_unaligned(out + j);
+        }
+        for (; j < hi; ++j) {
+            T s = add ? out[j] : T(0);
+            for (std::size_t i = 0; i < rows; ++i) s += term(src[i * cols + j]);
+            out[j] = s;
+        }
+    });
 }
 
 }  // namespace tg::detail

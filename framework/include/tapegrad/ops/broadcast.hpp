@@ -4,7 +4,9 @@
 // loop when XTENSOR_USE_XSIMD is not defined), and a plain loop is vectorized by the compiler
 // whatever the xtensor configuration. An operand broadcasts along a dimension of extent 1 (a
 // 1 x n row, an m x 1 column, a 1 x 1 scalar).
-#include "tapegrad/tape.hpp"
+#include "tapegrad/ops/blocks.hpp"
+
+#include <algorithm>
 
 namespace tg::detail {
 
@@ -30,40 +32,65 @@ struct Broadcast {
     T operator()(std::size_t i, std::size_t j) const { return data[i * row_stride + j * col_stride]; }
 };
 
-// out(i, j) = f(a(i, j), b(i, j)) with broadcasting.
+// out(i, j) = f(a(i, j), b(i, j)) with broadcasting; split by rows.
 template <class T, class F>
 void broadcast_apply(const Matrix<T>& a, const Matrix<T>& b, Matrix<T>& out, F f) {
-    const std::size_t rows = out.shape()[0], cols = out.shape()[1];
+    const std::size_t cols = out.shape()[1];
     const Broadcast<T> A(a), B(b);
-    T* o = out.data();
-    for (std::size_t i = 0; i < rows; ++i, o += cols) {
-        if (A.col_stride && B.col_stride) {  // the common case: a loop the compiler vectorizes
-            const T* ar = A.data + i * A.row_stride;
-            const T* br = B.data + i * B.row_stride;
-            for (std::size_t j = 0; j < cols; ++j) o[j] = f(ar[j], br[j]);
-        } else {
-            for (std::size_t j = 0; j < cols; ++j) o[j] = f(A(i, j), B(i, j));
+    parallel::for_rows(out.shape()[0], cols, [&](std::size_t lo, std::size_t hi) {
+        for (std::size_t i = lo; i < hi; ++i) {
+            T* o = out.data() + i * cols;
+            if (A.col_stride && B.col_stride) {  // the common case: a loop the compiler vectorizes
+                const T* ar = A.data + i * A.row_stride;
+                const T* br = B.data + i * B.row_stride;
+                for (std::size_t j = 0; j < cols; ++j) o[j] = f(ar[j], br[j]);
+            } else {
+                for (std::size_t j = 0; j < cols; ++j) o[j] = f(A(i, j), B(i, j));
+            }
         }
-    }
+    });
 }
 
 // grad(n) (+)= contribution(i, j) summed over the dimensions along which n was broadcast to
-// `out` (Flashlight's sumAs): the one place where a broadcast gradient is reduced.
+// `out` (Flashlight's sumAs): the one place where a broadcast gradient is reduced. Split so that
+// every sum runs in the same order whatever the threads: by rows (n of out's shape, or a column
+// out[0] x 1), by columns (a row 1 x out[1]), by chunks of rows (a scalar, summed in double).
 template <class T, class F>
 void reduce_grad(Node<T>& n, Shape out, F contribution) {
     T* g = n.grad->data();
     const bool add = accumulate_into(n);
-    if (n.shape == out) {
-        const std::size_t cols = out[1];
-        for (std::size_t i = 0; i < out[0]; ++i, g += cols)
-            if (add) for (std::size_t j = 0; j < cols; ++j) g[j] += contribution(i, j);
-            else     for (std::size_t j = 0; j < cols; ++j) g[j] = contribution(i, j);
-        return;
+    const std::size_t rows = out[0], cols = out[1];
+    if (n.shape == out || (n.shape[0] == rows && n.shape[1] == 1)) {
+        const bool whole = n.shape == out;
+        parallel::for_rows(rows, cols, [&](std::size_t lo, std::size_t hi) {
+            for (std::size_t i = lo; i < hi; ++i) {
+                if (whole) {
+                    T* gi = g + i * cols;
+                    if (add) for (std::size_t j = 0; j < cols; ++j) gi[j] += contribution(i, j);
+                    else     for (std::size_t j = 0; j < cols; ++j) gi[j] = contribution(i, j);
+                } else {
+                    T s = add ? g[i] : T(0);
+                    for (std::size_t j = 0; j < cols; ++j) s += contribution(i, j);
+                    g[i] = s;
+                }
+            }
+        });
+    } else if (n.shape[0] == 1 && n.shape[1] == cols) {
+        for_columns(rows, cols, [&](std::size_t lo, std::size_t hi) {
+            if (!add) std::fill(g + lo, g + hi, T(0));
+            for (std::size_t i = 0; i < rows; ++i)
+                for (std::size_t j = lo; j < hi; ++j) g[j] += contribution(i, j);
+        });
+    } else {  // a scalar
+        const std::size_t rows_per_chunk = std::max<std::size_t>(1, 1024 / std::max<std::size_t>(1, cols));
+        const double total = sum_over_chunks(rows, rows_per_chunk, [&](std::size_t begin, std::size_t count) {
+            double s = 0;
+            for (std::size_t i = begin; i < begin + count; ++i)
+                for (std::size_t j = 0; j < cols; ++j) s += double(contribution(i, j));
+            return s;
+        }, cols);
+        g[0] = add ? T(double(g[0]) + total) : T(total);
     }
-    if (!add) std::fill(n.grad->begin(), n.grad->end(), T(0));
-    const std::size_t row_stride = n.shape[0] == 1 ? 0 : n.shape[1], col_stride = n.shape[1] == 1 ? 0 : 1;
-    for (std::size_t i = 0; i < out[0]; ++i)
-        for (std::size_t j = 0; j < out[1]; ++j) g[i * row_stride + j * col_stride] += contribution(i, j);
 }
 
 }  // namespace tg::detail

@@ -148,18 +148,15 @@ void check_kernel_and_bias(const ConvSite& where, const Var<T>& kernel, const Va
                          to_string(Shape{1, bias_size}));
 }
 
-// For each output pixel (one row of `cols`), the kh x kw x C window of `images` it sees, zeros
-// outside the image. Channels last: the in-range part of a window row is one contiguous run.
-// copy(dst, src, n) moves n values from a window row to the image or back: im2col copies,
-// col2im adds (the adjoint, so overlapping windows sum).
+// for_each_window's work for images [first, last); `cols` points at image first's rows.
 template <class T, class Move>
-void for_each_window(std::size_t batch, const ConvAttributes& g, T* images, T* cols, Move move) {
+void for_each_window_of(std::size_t first, std::size_t last, const ConvAttributes& g, T* images, T* cols, Move move) {
     const auto [H, W, C] = g.image;
     const std::size_t Ho = g.map.height, Wo = g.map.width;
     const ConvWindow& w = g.window;
     const std::size_t span = w.kernel_w * C, row_length = w.kernel_h * span;
     const auto s = std::ptrdiff_t(w.stride), p = std::ptrdiff_t(w.padding);
-    for (std::size_t b = 0; b < batch; ++b) {
+    for (std::size_t b = first; b < last; ++b) {
         T* image = images + b * H * W * C;
         for (std::size_t oy = 0; oy < Ho; ++oy)
             for (std::size_t ox = 0; ox < Wo; ++ox, cols += row_length) {
@@ -175,6 +172,22 @@ void for_each_window(std::size_t batch, const ConvAttributes& g, T* images, T* c
                 }
             }
     }
+}
+
+// For each output pixel (one row of `cols`), the kh x kw x C window of `images` it sees, zeros
+// outside the image. Channels last: the in-range part of a window row is one contiguous run.
+// copy(dst, src, n) moves n values from a window row to the image or back: im2col copies,
+// col2im adds (the adjoint, so overlapping windows sum). Split over the threads by images: an
+// image's windows touch only that image's pixels and its own rows of `cols`, so every value is
+// moved the same way whatever the threads.
+template <class T, class Move>
+void for_each_window(std::size_t batch, const ConvAttributes& g, T* images, T* cols, Move move) {
+    const std::size_t cols_per_image =
+        g.map.height * g.map.width * g.window.kernel_h * g.window.kernel_w * g.image.channels;
+    const std::size_t min_images = (parallel::min_elements_per_part + cols_per_image) / std::max<std::size_t>(1, cols_per_image);
+    parallel::for_range(batch, min_images, [&](std::size_t lo, std::size_t hi) {
+        for_each_window_of(lo, hi, g, images, cols + lo * cols_per_image, move);
+    }, 1);
 }
 
 // cols = im2col(images): window rows copied, the rest zero.

@@ -102,8 +102,11 @@ Var<T> masked(Var<T> x, const Matrix<T>& mask) {
                          to_string(x.shape()) + "; they must be equal");
     Var<T> m = x.tape->constant(mask, "mask");
     return x.tape->record(
-        "masked", x.shape(), {x, m}, [&](Node<T>& y) { xt::noalias(y.result) = x.value() * mask; },
-        [](Node<T>& y) { add_grad(y.in(0), *y.grad * *y.in(1).value); });
+        "masked", x.shape(), {x, m},
+        [&](Node<T>& y) { detail::map_elements(y.result, [](const auto& v, const auto& k) { return v * k; }, x.value(), mask); },
+        [](Node<T>& y) {
+            detail::add_grad_elements(y.in(0), [](const auto& g, const auto& k) { return g * k; }, *y.grad, *y.in(1).value);
+        });
 }
 
 /// y = x^2;  dx = 2 x dy

@@ -46,34 +46,9 @@ void matmul_backward_operands(const Matrix<T>& g, Node<T>& a, bool ta, Node<T>& 
 
 // grad(b) (+)= the column sums of the rows x cols array g: the gradient of a bias row
 // broadcast over `rows` rows (affine's batch, a convolution's pixels). Nothing if b needs none.
-// Split over blocks of columns: each column is summed over the rows in order, whatever the
-// threads. A block of columns is held in registers over all the rows (a loop that adds each row
-// into db in memory waits on a store and a reload per row: measured 6 % of a 32x16x32 step).
 template <class T>
 void add_column_sums(Node<T>& b, const T* g, std::size_t rows, std::size_t cols) {
-    if (!b.requires_grad) return;
-    using Batch = xsimd::batch<T>;
-    constexpr std::size_t w = Batch::size;
-    T* db = b.grad->data();
-    const bool add = accumulate_into(b);
-    for_columns(rows, cols, [&](std::size_t lo, std::size_t hi) {
-        auto start = [&](std::size_t j) { return add ? Batch::load_unaligned(db + j) : Batch(T(0)); };
-        std::size_t j = lo;
-        for (; j + 2 * w <= hi; j += 2 * w) {
-            Batch s0 = start(j), s1 = start(j + w);
-            const T* row = g + j;
-            for (std::size_t i = 0; i < rows; ++i, row += cols) {
-                s0 += Batch::load_unaligned(row);
-                s1 += Batch::load_unaligned(row + w);
-            }
-            s0.store_unaligned(db + j), s1.store_unaligned(db + j + w);
-        }
-        for (; j < hi; ++j) {
-            T s = add ? db[j] : T(0);
-            for (std::size_t i = 0; i < rows; ++i) s += g[i * cols + j];
-            db[j] = s;
-        }
-    });
+    if (b.requires_grad) column_sums(g, rows, cols, b.grad->data(), accumulate_into(b), [](auto e) { return e; });
 }
 
 // Writes the bias row `bias` (1 x cols) into every one of the `rows` rows of `out`.

@@ -51,20 +51,9 @@ double squared_distance_chunk(const T* a, const T* b, T* direction, std::size_t 
 // chunk order, so the value does not depend on the thread count.
 template <class T>
 double squared_distance(const T* a, const T* b, T* direction, std::size_t n, T scale) {
-    constexpr std::size_t chunk = 1024;
-    const std::size_t chunks = (n + chunk - 1) / chunk;
-    thread_local std::vector<double> partial;  // grows once, to the largest batch's chunk count
-    if (partial.size() < chunks) partial.resize(chunks);
-    double* sums = partial.data();
-    parallel::for_range(chunks, min_elements_per_part / chunk, [&](std::size_t lo, std::size_t hi) {
-        for (std::size_t c = lo; c < hi; ++c) {
-            const std::size_t begin = c * chunk, size = std::min(chunk, n - begin);
-            sums[c] = squared_distance_chunk(a + begin, b + begin, direction + begin, size, scale);
-        }
-    }, 1);
-    double total = 0;
-    for (std::size_t c = 0; c < chunks; ++c) total += sums[c];
-    return total;
+    return sum_over_chunks(n, 1024, [&](std::size_t begin, std::size_t size) {
+        return squared_distance_chunk(a + begin, b + begin, direction + begin, size, scale);
+    });
 }
 
 inline void check_same_shape(const char* op, Shape prediction, Shape target) {
@@ -102,9 +91,10 @@ Var<T> mse(Var<T> r, Var<T> t) {
             const T g = (*y.grad)(0, 0);
             Node<T>& r = y.in(0);
             Node<T>& t = y.in(1);
-            if (t.requires_grad) add_grad(t, -g * y.saved);
+            auto times = [](T c) { return [c](const auto& d) { return c * d; }; };
+            if (t.requires_grad) detail::add_grad_elements(t, times(-g), y.saved);
             if (!r.requires_grad) return;
-            if (g != T(1) || !hand_over_gradient(r, y.saved)) add_grad(r, g * y.saved);
+            if (g != T(1) || !hand_over_gradient(r, y.saved)) detail::add_grad_elements(r, times(g), y.saved);
         });
 }
 
@@ -120,19 +110,31 @@ Var<T> binary_cross_entropy(Var<T> p, Var<T> t) {
             constexpr T eps = detail::probability_eps<T>();
             const T* a = p.value().data();
             const T* b = t.value().data();
-            const double s = detail::lane_sum(p.value().size(), [=](std::size_t i) {
+            const double s = detail::parallel_sum(p.value().size(), [=](std::size_t i) {
                 const T q = std::clamp(a[i], eps, T(1) - eps);
                 return -(b[i] * std::log(q) + (T(1) - b[i]) * std::log1p(-q));
             });
             y.result(0, 0) = T(s * inv_n);
         },
         [](Node<T>& y) {
-            constexpr T eps = detail::probability_eps<T>();
             const T c = T(y.template attributes<LossNormaliser>().inv_n * (*y.grad)(0, 0));
-            const auto q = xt::clip(*y.in(0).value, eps, T(1) - eps);
+            const Matrix<T>& p = *y.in(0).value;
             const Matrix<T>& t = *y.in(1).value;
-            if (y.in(0).requires_grad) add_grad(y.in(0), c * (q - t) / (q * (T(1) - q)));
-            if (y.in(1).requires_grad) add_grad(y.in(1), c * (xt::log1p(-q) - xt::log(q)));
+            // q() makes a fresh clip expression each time: the returned expression holds its
+            // operands by value, so it may outlive this lambda's locals.
+            auto clipped = [](const auto& pv) {
+                return [&pv] { return xt::clip(pv, detail::probability_eps<T>(), T(1) - detail::probability_eps<T>()); };
+            };
+            if (y.in(0).requires_grad)
+                detail::add_grad_elements(y.in(0), [c, clipped](const auto& pv, const auto& tv) {
+                    const auto q = clipped(pv);
+                    return c * (q() - tv) / (q() * (T(1) - q()));
+                }, p, t);
+            if (y.in(1).requires_grad)
+                detail::add_grad_elements(y.in(1), [c, clipped](const auto& pv) {
+                    const auto q = clipped(pv);
+                    return c * (xt::log1p(-q()) - xt::log(q()));
+                }, p);
         },
         LossNormaliser{inv_n});
 }
@@ -148,7 +150,7 @@ Var<T> binary_cross_entropy_with_logits(Var<T> z, Var<T> t) {
         [&](Node<T>& y) {
             const T* a = z.value().data();
             const T* b = t.value().data();
-            const double s = detail::lane_sum(z.value().size(), [a, b](std::size_t i) {
+            const double s = detail::parallel_sum(z.value().size(), [a, b](std::size_t i) {
                 return std::max(a[i], T(0)) - a[i] * b[i] + std::log1p(std::exp(-std::abs(a[i])));
             });
             y.result(0, 0) = T(s * inv_n);
@@ -157,8 +159,10 @@ Var<T> binary_cross_entropy_with_logits(Var<T> z, Var<T> t) {
             const T c = T(y.template attributes<LossNormaliser>().inv_n * (*y.grad)(0, 0));
             const Matrix<T>& zv = *y.in(0).value;
             const Matrix<T>& t = *y.in(1).value;
-            if (y.in(0).requires_grad) add_grad(y.in(0), c * (T(1) / (T(1) + xt::exp(-zv)) - t));
-            if (y.in(1).requires_grad) add_grad(y.in(1), -c * zv);
+            if (y.in(0).requires_grad)
+                detail::add_grad_elements(y.in(0), [c](const auto& z, const auto& tv) { return c * (T(1) / (T(1) + xt::exp(-z)) - tv); },
+                                          zv, t);
+            if (y.in(1).requires_grad) detail::add_grad_elements(y.in(1), [c](const auto& z) { return -c * z; }, zv);
         },
         LossNormaliser{inv_n});
 }
@@ -193,26 +197,33 @@ Var<T> softmax_cross_entropy(Var<T> z, Var<T> labels) {
         [&](Node<T>& y) {
             const std::size_t rows = z.rows(), classes = z.cols();
             ensure_shape(y.saved, z.shape());
-            const Matrix<T>& zv = z.value();
-            double total = 0;
-            for (std::size_t i = 0; i < rows; ++i) {
-                const T* row = &zv(i, 0);
-                T* grad = &y.saved(i, 0);
-                const T top = *std::max_element(row, row + classes);
-                double sum = 0;
-                for (std::size_t c = 0; c < classes; ++c) sum += double(grad[c] = std::exp(row[c] - top));
-                const std::size_t label = std::size_t(labels.value()(i, 0));
-                total += std::log(sum) + double(top) - double(row[label]);
-                for (std::size_t c = 0; c < classes; ++c) grad[c] = T(double(grad[c]) / sum / double(rows));
-                grad[label] -= T(1.0 / double(rows));
-            }
+            const T* zv = z.value().data();
+            const T* label_of = labels.value().data();
+            T* saved = y.saved.data();
+            // Rows in chunks of 64, split over the threads; the chunks' losses added in order.
+            const double total = detail::sum_over_chunks(rows, 64, [&](std::size_t begin, std::size_t count) {
+                double chunk_total = 0;
+                for (std::size_t i = begin; i < begin + count; ++i) {
+                    const T* row = zv + i * classes;
+                    T* grad = saved + i * classes;
+                    const T top = *std::max_element(row, row + classes);
+                    double sum = 0;
+                    for (std::size_t c = 0; c < classes; ++c) sum += double(grad[c] = std::exp(row[c] - top));
+                    const std::size_t label = std::size_t(label_of[i]);
+                    chunk_total += std::log(sum) + double(top) - double(row[label]);
+                    for (std::size_t c = 0; c < classes; ++c) grad[c] = T(double(grad[c]) / sum / double(rows));
+                    grad[label] -= T(1.0 / double(rows));
+                }
+                return chunk_total;
+            }, classes);
             y.result(0, 0) = T(total / double(rows));
         },
         [](Node<T>& y) {
             const T g = (*y.grad)(0, 0);
             Node<T>& z = y.in(0);
             if (!z.requires_grad) return;
-            if (g != T(1) || !hand_over_gradient(z, y.saved)) add_grad(z, g * y.saved);
+            if (g != T(1) || !hand_over_gradient(z, y.saved))
+                detail::add_grad_elements(z, [g](const auto& d) { return g * d; }, y.saved);
         });
 }
 

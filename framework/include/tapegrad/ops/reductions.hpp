@@ -7,6 +7,8 @@
 #include "tapegrad/ops/broadcast.hpp"
 #include "tapegrad/ops/elementwise.hpp"  // Scale
 
+#include <xsimd/xsimd.hpp>
+
 namespace tg {
 
 /// `sum`/`mean` along an axis: the axis (0: over rows, 1: over columns) and the factor the sum
@@ -17,42 +19,96 @@ struct AxisSum {
 };
 
 namespace detail {
-// sum over i < n of term(i), in double. 32 independent accumulators: a single one would
-// serialise every add on its latency and keep the compiler from vectorizing.
-// The lanes are combined as a tree (five vector steps; adding them one by one was a chain of
-// 32 dependent adds, which dominated short rows such as the contractive penalty's rows of W).
+// sum over i < n of term(i), in double. Four SIMD registers' worth of independent accumulators:
+// a single one would serialise every add on its latency and keep the compiler from vectorizing.
+// The accumulators are combined as four batches and one horizontal add (a loop over the array
+// in memory, even as a tree, compiled to a chain of scalar stores and reloads that cost more
+// than the sum itself on short rows such as the contractive penalty's rows of W).
 template <class F>
 double lane_sum(std::size_t n, F term) {
-    constexpr std::size_t lanes = 32;  // four AVX-512 registers of doubles: hides the add latency
+    using Batch = xsimd::batch<double>;
+    constexpr std::size_t lanes = 4 * Batch::size;  // 32 on AVX-512, 16 on AVX2
     double s = 0;
     std::size_t i = 0;
     if (n >= lanes) {
-        double acc[lanes] = {};
+        alignas(64) double acc[lanes] = {};
         for (; i + lanes <= n; i += lanes)
             for (std::size_t l = 0; l < lanes; ++l) acc[l] += double(term(i + l));
-        for (std::size_t width = lanes / 2; width > 0; width /= 2)
-            for (std::size_t l = 0; l < width; ++l) acc[l] += acc[l + width];
-        s = acc[0];
+        Batch b = (Batch::load_aligned(acc) + Batch::load_aligned(acc + Batch::size)) +
+                  (Batch::load_aligned(acc + 2 * Batch::size) + Batch::load_aligned(acc + 3 * Batch::size));
+        s = xsimd::hadd(b);
     }
     for (; i < n; ++i) s += double(term(i));
     return s;
 }
 
+// lane_sum over chunks of 1024 terms split over the threads (sum_over_chunks): the same value
+// whatever the thread count, and lane_sum's own for n <= 1024.
+template <class F>
+double parallel_sum(std::size_t n, F term) {
+    return sum_over_chunks(n, 1024, [&](std::size_t begin, std::size_t size) {
+        return lane_sum(size, [&](std::size_t i) { return term(begin + i); });
+    });
+}
+
 template <class T>
 double sum_all(const Matrix<T>& m) {
     const T* p = m.data();
-    return lane_sum(m.size(), [p](std::size_t i) { return p[i]; });
+    return parallel_sum(m.size(), [p](std::size_t i) { return p[i]; });
 }
 
 // grad(n) (+)= c everywhere
 template <class T>
 void add_grad_constant(Node<T>& n, T c) {
     T* g = n.grad->data();
-    const std::size_t size = n.grad->size();
-    if (accumulate_into(n))
-        for (std::size_t i = 0; i < size; ++i) g[i] += c;
-    else
-        for (std::size_t i = 0; i < size; ++i) g[i] = c;
+    const bool add = accumulate_into(n);
+    for_elements(n.grad->size(), [&](std::size_t lo, std::size_t hi) {
+        if (add) for (std::size_t i = lo; i < hi; ++i) g[i] += c;
+        else     for (std::size_t i = lo; i < hi; ++i) g[i] = c;
+    });
+}
+
+// out[j] = f * sum_i term(v(i, j)) for the cols columns (axis 0) or out[i] = f * sum_j
+// term(v(i, j)) for the rows (axis 1) of a rows x cols array: split by columns or by rows, each
+// sum taken in the same order whatever the threads. term maps a value or an xsimd batch.
+template <class T, class Term>
+void sum_along_axis(const T* v, std::size_t rows, std::size_t cols, int axis, T f, T* out, Term term) {
+    if (axis == 0) {
+        column_sums(v, rows, cols, out, false, term);
+        if (f != T(1))
+            for (std::size_t j = 0; j < cols; ++j) out[j] *= f;
+    } else {
+        parallel::for_rows(rows, cols, [&](std::size_t lo, std::size_t hi) {
+            for (std::size_t i = lo; i < hi; ++i) {
+                const T* row = v + i * cols;
+                out[i] = T(f * lane_sum(cols, [row, &term](std::size_t j) { return term(row[j]); }));
+            }
+        });
+    }
+}
+
+// dx(i, j) (+)= step(dy's entry for (i, j), x(i, j)): dy's entry is g[j] (axis 0) or g[i]
+// (axis 1). Split by rows.
+template <class T, class Step>
+void spread_along_axis(Node<T>& x, const T* g, int axis, Step step) {
+    const std::size_t cols = x.shape[1];
+    const T* v = x.value->data();
+    T* dx = x.grad->data();
+    const bool add = accumulate_into(x);
+    parallel::for_rows(x.shape[0], cols, [&](std::size_t lo, std::size_t hi) {
+        for (std::size_t i = lo; i < hi; ++i) {
+            T* __restrict d = dx + i * cols;  // x's gradient never shares storage with x or dy
+            const T* __restrict row = v + i * cols;
+            if (axis == 0) {
+                if (add) for (std::size_t j = 0; j < cols; ++j) d[j] += step(g[j], row[j]);
+                else     for (std::size_t j = 0; j < cols; ++j) d[j] = step(g[j], row[j]);
+            } else {
+                const T c = g[i];
+                if (add) for (std::size_t j = 0; j < cols; ++j) d[j] += step(c, row[j]);
+                else     for (std::size_t j = 0; j < cols; ++j) d[j] = step(c, row[j]);
+            }
+        }
+    });
 }
 
 template <class T>
@@ -76,40 +132,13 @@ Var<T> scaled_sum_axis(const char* op, Var<T> x, int axis, double factor) {
         op, axis_shape(op, x.shape(), axis), {x},
         [&](Node<T>& y) {
             const Matrix<T>& v = x.value();
-            const std::size_t rows = v.shape()[0], cols = v.shape()[1];
-            const T f = T(factor);
-            T* out = y.result.data();
-            const T* row = v.data();
-            if (axis == 0) {
-                std::fill(out, out + cols, T(0));
-                for (std::size_t i = 0; i < rows; ++i, row += cols)
-                    for (std::size_t j = 0; j < cols; ++j) out[j] += row[j];
-                for (std::size_t j = 0; j < cols; ++j) out[j] *= f;
-            } else {
-                for (std::size_t i = 0; i < rows; ++i, row += cols)
-                    out[i] = T(f * lane_sum(cols, [row](std::size_t j) { return row[j]; }));
-            }
+            sum_along_axis(v.data(), v.shape()[0], v.shape()[1], axis, T(factor), y.result.data(), [](auto e) { return e; });
         },
         // dx(i, j) = factor * dy broadcast back along the summed axis
         [](Node<T>& y) {
-            Node<T>& x = y.in(0);
-            const std::size_t rows = x.shape[0], cols = x.shape[1];
             const AxisSum a = y.template attributes<AxisSum>();
             const T f = T(a.factor);
-            const T* g = y.grad->data();
-            T* dx = x.grad->data();
-            const bool add = accumulate_into(x);
-            for (std::size_t i = 0; i < rows; ++i, dx += cols) {
-                // Axis 0: row i of dx is f * (the row dy); axis 1: it is the constant f * dy_i.
-                if (a.axis == 0) {
-                    if (add) for (std::size_t j = 0; j < cols; ++j) dx[j] += f * g[j];
-                    else     for (std::size_t j = 0; j < cols; ++j) dx[j] = f * g[j];
-                } else {
-                    const T c = f * g[i];
-                    if (add) for (std::size_t j = 0; j < cols; ++j) dx[j] += c;
-                    else     for (std::size_t j = 0; j < cols; ++j) dx[j] = c;
-                }
-            }
+            spread_along_axis(y.in(0), y.grad->data(), a.axis, [f](T g, T) { return f * g; });
         },
         AxisSum{.axis = axis, .factor = factor});
 }
@@ -126,7 +155,7 @@ Var<T> sum_abs(Var<T> x) {
         "sum_abs", Shape{1, 1}, {x},
         [&](Node<T>& y) {
             const T* v = x.value().data();
-            y.result(0, 0) = T(detail::lane_sum(x.value().size(), [v](std::size_t i) { return std::abs(v[i]); }));
+            y.result(0, 0) = T(detail::parallel_sum(x.value().size(), [v](std::size_t i) { return std::abs(v[i]); }));
         },
         [](Node<T>& y) {
             const T c = (*y.grad)(0, 0);
@@ -160,37 +189,52 @@ Var<T> sum_of_squares(Var<T> x, int axis) {
         "sum_of_squares", detail::axis_shape("sum_of_squares", x.shape(), axis), {x},
         [&](Node<T>& y) {
             const Matrix<T>& v = x.value();
-            const std::size_t rows = v.shape()[0], cols = v.shape()[1];
-            T* out = y.result.data();
-            const T* row = v.data();
-            if (axis == 0) {
-                std::fill(out, out + cols, T(0));
-                for (std::size_t i = 0; i < rows; ++i, row += cols)
-                    for (std::size_t j = 0; j < cols; ++j) out[j] += row[j] * row[j];
-            } else {
-                for (std::size_t i = 0; i < rows; ++i, row += cols)
-                    out[i] = T(detail::lane_sum(cols, [row](std::size_t j) { return row[j] * row[j]; }));
-            }
+            detail::sum_along_axis(v.data(), v.shape()[0], v.shape()[1], axis, T(1), y.result.data(),
+                                   [](auto e) { return e * e; });
         },
         [](Node<T>& y) {
-            Node<T>& x = y.in(0);
-            const std::size_t rows = x.shape[0], cols = x.shape[1];
-            const bool by_column = y.template attributes<AxisSum>().axis == 0, add = accumulate_into(x);
-            const T* g = y.grad->data();
-            const T* v = x.value->data();
-            T* dx = x.grad->data();
-            for (std::size_t i = 0; i < rows; ++i, dx += cols, v += cols) {
-                if (by_column) {
-                    if (add) for (std::size_t j = 0; j < cols; ++j) dx[j] += T(2) * v[j] * g[j];
-                    else     for (std::size_t j = 0; j < cols; ++j) dx[j] = T(2) * v[j] * g[j];
-                } else {
-                    const T c = T(2) * g[i];
-                    if (add) for (std::size_t j = 0; j < cols; ++j) dx[j] += c * v[j];
-                    else     for (std::size_t j = 0; j < cols; ++j) dx[j] = c * v[j];
-                }
-            }
+            detail::spread_along_axis(y.in(0), y.grad->data(), y.template attributes<AxisSum>().axis,
+                                      [](T g, T v) { return T(2) * v * g; });
         },
         AxisSum{.axis = axis, .factor = 1.0});
+}
+
+/// y = sum_b ||diag(S_b) W||_F^2 = sum_j a_j c_j  with a_j = sum_b S_bj^2, c_j = sum_i W_ji^2:
+/// the squared Frobenius norms of the Jacobians dh_b/dx_b = diag(f'(z_b)) W of a layer
+/// h = f(x W^T + b), summed over the batch, for the slopes S = f'(z) (B x K) and W (K x D).
+///   dS_bj = 2 dy c_j S_bj,  dW_ji = 2 dy a_j W_ji
+/// One op, one pass over each operand each way, for what two sum_of_squares and a product make
+/// in six passes and three nodes (the contractive penalty of a small model paid for them).
+template <class T>
+Var<T> layer_jacobian_norm_sq(Var<T> slopes, Var<T> w) {
+    if (slopes.cols() != w.rows())
+        throw ShapeError("layer_jacobian_norm_sq: slopes have shape " + to_string(slopes.shape()) + " (batch x units) but W has shape " +
+                         to_string(w.shape()) + " (units x inputs); the units must agree");
+    return slopes.tape->record(
+        "layer_jacobian_norm_sq", Shape{1, 1}, {slopes, w},
+        [&](Node<T>& y) {
+            // saved row 0: a (column sums of S^2), row 1: c (row sums of W^2), for backward
+            const std::size_t units = w.rows();
+            ensure_shape(y.saved, Shape{2, units});
+            T* a = y.saved.data();
+            T* c = a + units;
+            const Matrix<T>& s = slopes.value();
+            detail::sum_along_axis(s.data(), s.shape()[0], units, 0, T(1), a, [](auto e) { return e * e; });
+            detail::sum_along_axis(w.value().data(), units, w.cols(), 1, T(1), c, [](auto e) { return e * e; });
+            double total = 0;
+            for (std::size_t j = 0; j < units; ++j) total += double(a[j]) * double(c[j]);
+            y.result(0, 0) = T(total);
+        },
+        [](Node<T>& y) {
+            const T twice = T(2) * (*y.grad)(0, 0);
+            const T* a = y.saved.data();
+            const T* c = a + y.saved.shape()[1];
+            // dS: row b scaled elementwise by 2 dy c;  dW: row j scaled by 2 dy a_j
+            if (y.in(0).requires_grad)
+                detail::spread_along_axis(y.in(0), c, 0, [twice](T cj, T v) { return twice * cj * v; });
+            if (y.in(1).requires_grad)
+                detail::spread_along_axis(y.in(1), a, 1, [twice](T aj, T v) { return twice * aj * v; });
+        });
 }
 
 }  // namespace tg

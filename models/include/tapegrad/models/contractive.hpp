@@ -19,12 +19,10 @@ public:
         return loss + (lambda / double(x.shape()[0])) * jacobian_norm_sq(t, code.h);
     }
 
-    // sum_b ||dh_b/dx_b||_F^2 = (column sums over b of f'(z)^2) . (row sums of W o W), with
-    // f'(z) computed from the code h = f(z) (one pass, where from z it takes f's pass again)
+    // sum_b ||dh_b/dx_b||_F^2 = sum_b ||diag(f'(z_b)) W||_F^2, with f'(z) computed from the code
+    // h = f(z) (one pass, where from z it takes f's pass again)
     Var<T> jacobian_norm_sq(Tape<T>& t, Var<T> h) {
-        Var<T> slope_sq = sum_of_squares(activation_derivative_from_output(this->config.encoder, h), 0);  // 1 x K
-        Var<T> weight_sq = sum_of_squares(t.parameter(this->W), 1);                            // K x 1
-        return matmul(slope_sq, weight_sq);
+        return layer_jacobian_norm_sq(activation_derivative_from_output(this->config.encoder, h), t.parameter(this->W));
     }
 
     std::string describe() const override { return "contractive " + Autoencoder<T>::describe(); }
