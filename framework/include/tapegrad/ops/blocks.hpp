@@ -68,7 +68,8 @@ void for_elements(std::size_t n, F loop) {
 // The sum of chunk_sum(begin, size) over the chunks [begin, begin + size) of `chunk` units that
 // cover [0, n), in double: chunks split over the threads, their sums added in chunk order, so the
 // value does not depend on the thread count. One chunk (small work) is one direct call. A unit
-// is one element, or a row of `unit_elements` (for the split's threshold).
+// is one element, or a row of `unit_elements` (for the split's threshold). chunk_sum must not
+// call sum_over_chunks itself: the partial sums live in one buffer per thread.
 template <class F>
 double sum_over_chunks(std::size_t n, std::size_t chunk, F chunk_sum, std::size_t unit_elements = 1) {
     if (n <= chunk) return n == 0 ? 0.0 : double(chunk_sum(std::size_t(0), n));
