@@ -229,7 +229,7 @@ std::vector<Case> negative_controls() {
         const Var<T> x = v[0];
         return t.record(
             "wrong_sigmoid", x.shape(), {x}, [&](Node<T>& y) { xt::noalias(y.result) = 1.0 / (1.0 + xt::exp(-x.value())); },
-            [](Node<T>& y) { add_grad(y.in(0), *y.grad * *y.value); });
+            [](Node<T>& y) { add_grad(y.in(0), *y.grad * *y.value); }, nullptr);
     }, Control::wrong_everywhere);
     b.add("control", "negative control: a * b with db(2, 1) off by 1 %", {{3, 4}, {3, 4}}, TG_OP {
         return t.record(
@@ -240,7 +240,8 @@ std::vector<Case> negative_controls() {
                 Matrix<T> db = *y.grad * *y.in(0).value;
                 db(2, 1) *= T(1.01);
                 add_grad(y.in(1), db);
-            });
+            },
+            nullptr);
     }, Control::wrong_one_entry);
     b.add("control", "negative control: sigmoid whose float32 backward is 0.1 % large", {{3, 4, -3, 3}}, TG_OP {
         const Var<T> x = v[0];
@@ -250,7 +251,8 @@ std::vector<Case> negative_controls() {
             [](Node<T>& y) {
                 const T error = std::is_same_v<T, float> ? T(1.001) : T(1);
                 add_grad(y.in(0), error * *y.grad * *y.value * (1 - *y.value));
-            });
+            },
+            nullptr);
     }, Control::wrong_in_float32);
     return cases;
 }

@@ -1,6 +1,6 @@
 #pragma once
 // The recorded graph as Graphviz DOT: ops as ellipses labelled with their output shape,
-// parameters as filled boxes, data as plain boxes. A tied weight shows as one box with two
+// parameters as filled boxes, data as plain boxes (data marked as a variable: blue). A tied weight shows as one box with two
 // outgoing edges.
 #include "tapegrad/tape.hpp"
 
@@ -22,6 +22,7 @@ std::string to_dot(const Tape<T>& tape, const std::string& title = "tape") {
                     << "\", shape=box, style=filled, fillcolor=\"#ffd27f\"];\n";
                 break;
             case NodeKind::constant: out << "\", shape=box];\n"; break;
+            case NodeKind::variable: out << "\\nvariable\", shape=box, style=filled, fillcolor=\"#bfe3ff\"];\n"; break;
             case NodeKind::op:
                 out << "\", shape=ellipse" << (n.requires_grad ? "" : ", style=dashed") << "];\n";
                 break;

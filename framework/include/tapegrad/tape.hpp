@@ -41,6 +41,14 @@ class Tape;
 template <class T>
 struct Node;
 
+template <class T>
+struct RuleContext;
+
+namespace detail {
+template <class T>
+struct HigherOrder;  // grad.hpp: the sweeps of `grad`
+}  // namespace detail
+
 /// A handle to a recorded value. Cheap to copy; valid until the tape is cleared.
 template <class T>
 struct Var {
@@ -62,8 +70,9 @@ struct Var {
     const Matrix<T>& grad() const { return *node->grad; }
 };
 
-/// What a node is: data the graph reads, a parameter leaf, or a recorded op.
-enum class NodeKind : std::uint8_t { constant, parameter, op };
+/// What a node is: data the graph reads, a parameter leaf, data marked as a variable (it gets a
+/// gradient of its own, like an op's value), or a recorded op.
+enum class NodeKind : std::uint8_t { constant, parameter, variable, op };
 
 /// The attributes of an op that has none (the default of `Tape::record`).
 struct NoAttributes {};
@@ -83,6 +92,8 @@ struct Node {
     /// A node's backward: reads its own `grad` and adds into its inputs' gradients. A plain
     /// function pointer (ops pass capture-free lambdas), so a call is one indirect jump.
     using Backward = void (*)(Node&);
+    /// The op's gradient rule written in ops: records dx = vjp(dy) as new nodes (grad.hpp).
+    using Rule = void (*)(RuleContext<T>&);
     static constexpr std::size_t max_inputs = 3;  ///< the most operands an op may have
 
     const char* op = "";                ///< the op's name (or the leaf's), for messages and Graphviz
@@ -93,6 +104,7 @@ struct Node {
     std::array<Node*, max_inputs> inputs{};  ///< the operands, `input_count` of them
     std::uint8_t input_count = 0;       ///< how many of `inputs` are set
     Backward backward = nullptr;        ///< null for leaves and for ops no gradient flows through
+    Rule rule = nullptr;                ///< null: grad(create_graph) refuses the op
     bool requires_grad = false;         ///< a trainable parameter is upstream
     bool grad_written = false;          ///< false until the first gradient contribution arrives
     bool retain_graph = false;          ///< this sweep must leave `saved` intact for another one
@@ -140,6 +152,25 @@ private:
     alignas(std::max_align_t) std::byte attribute_storage_[max_attribute_bytes];
     const void* attribute_type_ = nullptr;
 };
+
+/// What an op's gradient rule sees: its node (attributes, shapes), its output y and operands x as
+/// Vars on the same tape, the cotangent dy (a Var of y's shape) and which operands need a
+/// cotangent. It writes dx[k] for those, a Var of operand k's shape built from ops (so the
+/// gradient is itself differentiable); an unwritten dx[k] means zero.
+template <class T>
+struct RuleContext {
+    const Node<T>& node;
+    Var<T> y, dy;
+    std::array<Var<T>, Node<T>::max_inputs> x{}, dx{};
+    std::array<bool, Node<T>::max_inputs> needs{};
+    template <class A>
+    const A& attributes() const { return node.template attributes<A>(); }
+};
+
+/// The rule of an op whose derivative is zero wherever it is defined (piecewise constant, or
+/// without operands): it writes no cotangent.
+template <class T>
+void zero_rule(RuleContext<T>&) {}
 
 /// Resizes `m` to `s`. Out of line: only `ensure_shape`'s rare path calls it.
 template <class T>
@@ -234,6 +265,18 @@ public:
         return var_of(n);
     }
 
+    /// Data marked as a variable: read in place like a constant (keep `x` alive and unchanged
+    /// until the sweeps have run), but differentiable: `grad` may take it in `wrt` (the input of
+    /// an energy or a Jacobian), and `backward` writes its gradient, read with `Var::grad()`.
+    Var<T> variable(const Matrix<T>& x, const char* name = "variable") {
+        Node<T>& n = next_node(name, NodeKind::variable, shape_of(x));
+        n.value = &x;
+        n.requires_grad = true;
+        ensure_shape(n.own_grad, n.shape);
+        n.grad = &n.own_grad;
+        return var_of(n);
+    }
+
     /// A parameter read by this step. Its gradient accumulates into p.grad (zero it yourself).
     /// Asking twice in one recording returns the same leaf, so a tied weight is one node with
     /// two consumers in the graph.
@@ -255,15 +298,18 @@ public:
 
     /// Records an op: checks its operands belong to this recording, sizes its buffers, stores
     /// `attributes` (the op's named constants, e.g. `MatmulAttributes`; see
-    /// `Node::set_attributes`) and `backward`, then runs `forward(node)`, which writes
-    /// `node.result`. Ops call this; models never need to. Allocates nothing once the node's
-    /// buffers have the shape.
+    /// `Node::set_attributes`), `backward` (the fast numeric one) and `rule` (the same gradient
+    /// written in ops, for `grad` with create_graph; null refuses it), then runs
+    /// `forward(node)`, which writes `node.result`. Ops call this; models never need to.
+    /// Allocates nothing once the node's buffers have the shape.
     template <class Forward, class Attributes = NoAttributes>
     Var<T> record(const char* op, Shape shape, std::initializer_list<Var<T>> inputs, Forward&& forward,
-                  typename Node<T>::Backward backward, const Attributes& attributes = Attributes{}) {
+                  typename Node<T>::Backward backward, typename Node<T>::Rule rule,
+                  const Attributes& attributes = Attributes{}) {
         Node<T>& n = next_node(op, NodeKind::op, shape);
         n.set_attributes(attributes);
         n.backward = backward;
+        n.rule = rule;
         for (const Var<T>& v : inputs) {
             check_live(v, op);
             n.inputs[n.input_count++] = v.node;
@@ -308,6 +354,8 @@ public:
     const Node<T>& node(std::size_t i) const { return *nodes_[i]; }
 
 private:
+    friend struct detail::HigherOrder<T>;
+
     Node<T>& next_node(const char* op, NodeKind kind, Shape shape) {
         if (consumed_)
             throw TapeError(std::string(op) + ": recording onto a tape whose backward already ran; call clear() first");
@@ -319,6 +367,7 @@ private:
         n.index = size_++;
         n.input_count = 0;
         n.backward = nullptr;
+        n.rule = nullptr;
         n.requires_grad = false;
         n.grad_written = false;
         n.parameter = nullptr;
@@ -347,7 +396,7 @@ private:
             Node<T>& n = *nodes_[i];
             n.retain_graph = options.retain_graph;
             // Intermediate gradients from an earlier sweep over this recording are stale.
-            if (n.kind == NodeKind::op) n.grad_written = false;
+            if (n.kind == NodeKind::op || n.kind == NodeKind::variable) n.grad_written = false;
         }
         if (seed) {
             if (accumulate_into(r))
@@ -384,6 +433,14 @@ private:
     std::vector<Node<T>*> parameter_leaves_;  // this recording's parameter leaves, few: a scan is fastest
     std::size_t size_ = 0;
     std::uint64_t generation_ = 1;
+    // grad's working memory, kept across recordings (grad.hpp)
+    struct KeptState {
+        Matrix<T>* grad;
+        bool requires_grad, grad_written;
+    };
+    std::vector<char> on_path_;
+    std::vector<KeptState> kept_state_;
+    std::vector<Var<T>> cotangents_;
     bool consumed_ = false;
 };
 

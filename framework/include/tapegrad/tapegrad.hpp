@@ -1,6 +1,7 @@
 #pragma once
 // Everything a model or a training loop needs.
 #include "tapegrad/errors.hpp"
+#include "tapegrad/grad.hpp"
 #include "tapegrad/graphviz.hpp"
 #include "tapegrad/ops/activations.hpp"
 #include "tapegrad/ops/conv.hpp"
@@ -8,6 +9,7 @@
 #include "tapegrad/ops/linear.hpp"
 #include "tapegrad/ops/losses.hpp"
 #include "tapegrad/ops/reductions.hpp"
+#include "tapegrad/ops/shape.hpp"
 #include "tapegrad/parameter.hpp"
 #include "tapegrad/tape.hpp"
 #include "tapegrad/tensor.hpp"

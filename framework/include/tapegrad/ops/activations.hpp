@@ -18,7 +18,8 @@ Var<T> sigmoid(Var<T> x) {
         "sigmoid", x, [](const auto& v) { return T(1) / (T(1) + xt::exp(-v)); },
         [](Node<T>& y) {
             detail::add_grad_elements(y.in(0), [](const auto& g, const auto& s) { return g * s * (T(1) - s); }, *y.grad, *y.value);
-        });
+        },
+        [](RuleContext<T>& c) { c.dx[0] = c.dy * sigmoid_derivative_from_output(c.y); });
 }
 
 /// y = tanh x;  dx = dy (1 - y^2)
@@ -28,7 +29,8 @@ Var<T> tanh(Var<T> x) {
         "tanh", x, [](const auto& v) { return xt::tanh(v); },
         [](Node<T>& y) {
             detail::add_grad_elements(y.in(0), [](const auto& g, const auto& t) { return g * (T(1) - t * t); }, *y.grad, *y.value);
-        });
+        },
+        [](RuleContext<T>& c) { c.dx[0] = c.dy * tanh_derivative_from_output(c.y); });
 }
 
 /// y = max(x, 0);  dx = dy [x > 0]
@@ -38,7 +40,8 @@ Var<T> relu(Var<T> x) {
         "relu", x, [](const auto& v) { return xt::maximum(v, T(0)); },
         [](Node<T>& y) {
             detail::add_grad_elements(y.in(0), [](const auto& g, const auto& r) { return xt::where(r > T(0), g, T(0)); }, *y.grad, *y.value);
-        });
+        },
+        [](RuleContext<T>& c) { c.dx[0] = c.dy * relu_derivative(c.y); });  // [y > 0] = [x > 0]
 }
 
 /// y = ln(1 + e^x), computed as max(x, 0) + ln(1 + e^-|x|) so large |x| neither overflows nor
@@ -50,7 +53,8 @@ Var<T> softplus(Var<T> x) {
         [](const auto& v) { return xt::maximum(v, T(0)) + xt::log1p(xt::exp(-xt::abs(v))); },
         [](Node<T>& y) {
             detail::add_grad_elements(y.in(0), [](const auto& g, const auto& x) { return g / (T(1) + xt::exp(-x)); }, *y.grad, *y.in(0).value);
-        });
+        },
+        [](RuleContext<T>& c) { c.dx[0] = c.dy * sigmoid(c.x[0]); });
 }
 
 /// y = s(1 - s) with s = sigmoid(z);  dz = dy y (1 - 2 s)
@@ -66,7 +70,8 @@ Var<T> sigmoid_derivative(Var<T> z) {
         [](Node<T>& y) {
             detail::add_grad_elements(y.in(0), [](const auto& g, const auto& d, const auto& s) { return g * d * (T(1) - T(2) * s); },
                                       *y.grad, *y.value, y.saved);
-        });
+        },
+        [](RuleContext<T>& c) { c.dx[0] = c.dy * (c.y * (1.0 - 2.0 * sigmoid(c.x[0]))); });
 }
 
 /// y = 1 - t^2 with t = tanh(z);  dz = dy (-2 t y)
@@ -82,7 +87,8 @@ Var<T> tanh_derivative(Var<T> z) {
         [](Node<T>& y) {
             detail::add_grad_elements(y.in(0), [](const auto& g, const auto& t, const auto& d) { return T(-2) * g * t * d; },
                                       *y.grad, y.saved, *y.value);
-        });
+        },
+        [](RuleContext<T>& c) { c.dx[0] = scale(c.dy * (tanh(c.x[0]) * c.y), -2.0); });
 }
 
 /// y = [z > 0];  piecewise constant, so no gradient flows back
@@ -91,7 +97,7 @@ Var<T> relu_derivative(Var<T> z) {
     return z.tape->record(
         "relu_derivative", z.shape(), {z},
         [&](Node<T>& y) { detail::map_elements(y.result, [](const auto& v) { return xt::where(v > T(0), T(1), T(0)); }, z.value()); },
-        nullptr);
+        nullptr, zero_rule<T>);
 }
 
 /// y = sigmoid(z);  dz = dy y (1 - y)
@@ -102,7 +108,8 @@ Var<T> softplus_derivative(Var<T> z) {
         [&](Node<T>& y) { detail::map_elements(y.result, [](const auto& v) { return T(1) / (T(1) + xt::exp(-v)); }, z.value()); },
         [](Node<T>& y) {
             detail::add_grad_elements(y.in(0), [](const auto& g, const auto& s) { return g * s * (T(1) - s); }, *y.grad, *y.value);
-        });
+        },
+        [](RuleContext<T>& c) { c.dx[0] = c.dy * sigmoid_derivative_from_output(c.y); });
 }
 
 /// y = 1 (the identity's derivative); constant, so no gradient flows back
@@ -110,7 +117,7 @@ template <class T>
 Var<T> identity_derivative(Var<T> z) {
     return z.tape->record(
         "identity_derivative", z.shape(), {z}, [](Node<T>& y) { std::fill(y.result.begin(), y.result.end(), T(1)); },
-        nullptr);
+        nullptr, zero_rule<T>);
 }
 
 // The same derivatives from the activation's output y = f(z) instead of z: no second pass of
@@ -125,7 +132,8 @@ Var<T> sigmoid_derivative_from_output(Var<T> h) {
         [](Node<T>& y) {
             detail::add_grad_elements(y.in(0), [](const auto& g, const auto& v) { return g * (T(1) - T(2) * v); },
                                       *y.grad, *y.in(0).value);
-        });
+        },
+        [](RuleContext<T>& c) { c.dx[0] = c.dy * (1.0 - 2.0 * c.x[0]); });
 }
 
 /// y = 1 - t^2 for t = tanh(z);  dt = -2 t dy
@@ -136,7 +144,8 @@ Var<T> tanh_derivative_from_output(Var<T> t) {
         [](Node<T>& y) {
             detail::add_grad_elements(y.in(0), [](const auto& g, const auto& v) { return T(-2) * v * g; }, *y.grad,
                                       *y.in(0).value);
-        });
+        },
+        [](RuleContext<T>& c) { c.dx[0] = scale(c.x[0] * c.dy, -2.0); });
 }
 
 /// y = 1 - e^-s for s = softplus(z) (= sigmoid(z));  ds = e^-s dy
@@ -147,7 +156,8 @@ Var<T> softplus_derivative_from_output(Var<T> s) {
         [](Node<T>& y) {
             detail::add_grad_elements(y.in(0), [](const auto& g, const auto& v) { return g * xt::exp(-v); }, *y.grad,
                                       *y.in(0).value);
-        });
+        },
+        [](RuleContext<T>& c) { c.dx[0] = c.dy * (1.0 - c.y); });  // e^-s = 1 - y
 }
 
 /// The encoder activations a model can choose. Each is declared once, by a row of
@@ -214,5 +224,23 @@ template <class T>
 Var<T> activation_derivative_from_output(Activation a, Var<T> y) {
     return activation_entry<T>(a).derivative_from_output(y);
 }
+
+// Compiled once per precision in framework/src/ops_float.cpp and ops_double.cpp; every other
+// translation unit only declares them (instantiated in each, they made most of the build time).
+#define TG_ACTIVATION_OPS(PREFIX, T) \
+    PREFIX template Var<T> sigmoid<T>(Var<T>); \
+    PREFIX template Var<T> tanh<T>(Var<T>); \
+    PREFIX template Var<T> relu<T>(Var<T>); \
+    PREFIX template Var<T> softplus<T>(Var<T>); \
+    PREFIX template Var<T> sigmoid_derivative<T>(Var<T>); \
+    PREFIX template Var<T> tanh_derivative<T>(Var<T>); \
+    PREFIX template Var<T> relu_derivative<T>(Var<T>); \
+    PREFIX template Var<T> softplus_derivative<T>(Var<T>); \
+    PREFIX template Var<T> identity_derivative<T>(Var<T>); \
+    PREFIX template Var<T> sigmoid_derivative_from_output<T>(Var<T>); \
+    PREFIX template Var<T> tanh_derivative_from_output<T>(Var<T>); \
+    PREFIX template Var<T> softplus_derivative_from_output<T>(Var<T>);
+TG_ACTIVATION_OPS(extern, float)
+TG_ACTIVATION_OPS(extern, double)
 
 }  // namespace tg

@@ -219,10 +219,10 @@ void add_col2im_grad(Node<T>& x, const T* cols, std::size_t batch, const ConvAtt
 
 template <class T>
 Var<T> record_conv(const char* op, Var<T> x, Var<T> kernel, const Var<T>* bias, Shape shape, const ConvAttributes& g,
-                   void (*forward)(Node<T>&), typename Node<T>::Backward backward) {
+                   void (*forward)(Node<T>&), typename Node<T>::Backward backward, typename Node<T>::Rule rule) {
     auto run = [forward](Node<T>& n) { forward(n); };
-    return bias ? x.tape->record(op, shape, {x, kernel, *bias}, run, backward, g)
-                : x.tape->record(op, shape, {x, kernel}, run, backward, g);
+    return bias ? x.tape->record(op, shape, {x, kernel, *bias}, run, backward, rule, g)
+                : x.tape->record(op, shape, {x, kernel}, run, backward, rule, g);
 }
 
 // A convolution node's geometry and the GEMM sizes it implies: `pixels` = B·Ho·Wo rows of the
@@ -300,6 +300,96 @@ void conv_transpose2d_backward(Node<T>& x) {
         add_column_sums(x.in(2), x.grad->data(), batch * g.image.height * g.image.width, g.image.channels);
 }
 
+// The gradient rules, in ops. The convolutions' geometry is taken as recorded (the adjoint of a
+// conv2d is the conv_transpose2d of the same attributes, whatever output padding that implies).
+
+// A bias's gradient: dY summed over the batch and the pixels, one entry per channel.
+template <class T>
+Var<T> channel_sums(Var<T> dy, const ImageShape& s) {
+    return sum(reshape(dy, dy.rows() * s.height * s.width, s.channels), 0);
+}
+
+template <class T> Var<T> conv2d_with(Var<T> x, Var<T> kernel, const ConvAttributes& g);
+template <class T> Var<T> conv_transpose2d_with(Var<T> y, Var<T> kernel, const ConvAttributes& g);
+template <class T> Var<T> conv_kernel_gradient(Var<T> images, Var<T> maps, const ConvAttributes& g);
+
+// conv2d: dX = conv^T(dY, K),  dK = kernel_gradient(X, dY),  db = channel sums of dY
+template <class T>
+void conv2d_rule(RuleContext<T>& c) {
+    const ConvAttributes& g = c.template attributes<ConvAttributes>();
+    if (c.needs[0]) c.dx[0] = conv_transpose2d_with(c.dy, c.x[1], g);
+    if (c.needs[1]) c.dx[1] = conv_kernel_gradient(c.x[0], c.dy, g);
+    if (c.node.input_count == 3 && c.needs[2]) c.dx[2] = channel_sums(c.dy, g.map);
+}
+
+// conv_transpose2d: dY = conv(dX, K),  dK = kernel_gradient(dX, Y),  db = channel sums of dX
+template <class T>
+void conv_transpose2d_rule(RuleContext<T>& c) {
+    const ConvAttributes& g = c.template attributes<ConvAttributes>();
+    if (c.needs[0]) c.dx[0] = conv2d_with(c.dy, c.x[1], g);
+    if (c.needs[1]) c.dx[1] = conv_kernel_gradient(c.dy, c.x[0], g);
+    if (c.node.input_count == 3 && c.needs[2]) c.dx[2] = channel_sums(c.dy, g.image);
+}
+
+template <class T>
+Var<T> conv2d_with(Var<T> x, Var<T> kernel, const ConvAttributes& g) {
+    return record_conv("conv2d", x, kernel, static_cast<const Var<T>*>(nullptr), Shape{x.rows(), g.map.size()}, g,
+                       &conv2d_forward<T>, &conv2d_backward<T>, &conv2d_rule<T>);
+}
+
+template <class T>
+Var<T> conv_transpose2d_with(Var<T> y, Var<T> kernel, const ConvAttributes& g) {
+    return record_conv("conv_transpose2d", y, kernel, static_cast<const Var<T>*>(nullptr), Shape{y.rows(), g.image.size()},
+                       g, &conv_transpose2d_forward<T>, &conv_transpose2d_backward<T>, &conv_transpose2d_rule<T>);
+}
+
+// G = im2col(X)^T D for images X and maps D of the geometry g: the kernel gradient of a
+// convolution as an op of its own (conv2d's rule needs it; it is bilinear in X and D).
+//   dX = col2im(D dG^T) = conv^T(D, dG),  dD = im2col(X) dG = conv(X, dG)
+template <class T>
+void kernel_gradient_forward(Node<T>& n) {
+    const ConvAttributes& g = n.template attributes<ConvAttributes>();
+    const std::size_t batch = n.in(0).shape[0], pixels = batch * g.map.height * g.map.width;
+    const std::size_t R = n.shape[0], O = n.shape[1];
+    ensure_shape(n.saved, Shape{pixels, R});
+    im2col(n.in(0).value->data(), batch, g, n.saved.data());
+    blas::gemm(true, false, R, O, pixels, T(1), n.saved.data(), R, n.in(1).value->data(), O, T(0), n.result.data(), O);
+}
+
+template <class T>
+void kernel_gradient_backward(Node<T>& n) {
+    const ConvAttributes& g = n.template attributes<ConvAttributes>();
+    const std::size_t batch = n.in(0).shape[0], pixels = batch * g.map.height * g.map.width;
+    const std::size_t R = n.shape[0], O = n.shape[1];
+    const T* dg = n.grad->data();
+    Node<T>& images = n.in(0);
+    Node<T>& maps = n.in(1);
+    if (maps.requires_grad)
+        blas::gemm(false, false, pixels, O, R, T(1), n.saved.data(), R, dg, O, gemm_beta(maps), maps.grad->data(), O);
+    if (images.requires_grad) {
+        ensure_shape(n.scratch, Shape{pixels, R});
+        blas::gemm(false, true, pixels, R, O, T(1), maps.value->data(), O, dg, O, T(0), n.scratch.data(), R);
+        add_col2im_grad(images, n.scratch.data(), batch, g);
+    }
+}
+
+template <class T>
+Var<T> conv_kernel_gradient(Var<T> images, Var<T> maps, const ConvAttributes& g) {
+    const std::size_t R = g.window.kernel_h * g.window.kernel_w * g.image.channels;
+    if (images.cols() != g.image.size() || maps.cols() != g.map.size() || images.rows() != maps.rows())
+        throw ShapeError("conv_kernel_gradient: images " + to_string(images.shape()) + " and maps " + to_string(maps.shape()) +
+                         " do not fit the geometry " + to_string(g.image) + " -> " + to_string(g.map));
+    return images.tape->record(
+        "conv_kernel_gradient", Shape{R, g.map.channels}, {images, maps}, [](Node<T>& n) { kernel_gradient_forward(n); },
+        &kernel_gradient_backward<T>,
+        [](RuleContext<T>& c) {
+            const ConvAttributes& g = c.template attributes<ConvAttributes>();
+            if (c.needs[0]) c.dx[0] = conv_transpose2d_with(c.x[1], c.dy, g);
+            if (c.needs[1]) c.dx[1] = conv2d_with(c.x[0], c.dy, g);
+        },
+        g);
+}
+
 template <class T>
 Var<T> conv2d_impl(Var<T> x, ImageShape image, Var<T> kernel, const Var<T>* bias, ConvWindow window) {
     ConvAttributes g{image, conv2d_output_shape("conv2d", image, window, kernel.cols()), window};
@@ -307,7 +397,7 @@ Var<T> conv2d_impl(Var<T> x, ImageShape image, Var<T> kernel, const Var<T>* bias
     check_image_rows(where, "input", x, image);
     check_kernel_and_bias(where, kernel, bias, g, g.map.channels);
     return record_conv("conv2d", x, kernel, bias, Shape{x.rows(), g.map.size()}, g, &conv2d_forward<T>,
-                       &conv2d_backward<T>);
+                       &conv2d_backward<T>, &conv2d_rule<T>);
 }
 
 template <class T>
@@ -323,7 +413,7 @@ Var<T> conv_transpose2d_impl(Var<T> y, ImageShape map, Var<T> kernel, const Var<
                      map, window};
     check_kernel_and_bias(where, kernel, bias, g, g.image.channels);
     return record_conv("conv_transpose2d", y, kernel, bias, Shape{y.rows(), g.image.size()}, g,
-                       &conv_transpose2d_forward<T>, &conv_transpose2d_backward<T>);
+                       &conv_transpose2d_forward<T>, &conv_transpose2d_backward<T>, &conv_transpose2d_rule<T>);
 }
 
 }  // namespace detail
@@ -355,5 +445,16 @@ template <class T>
 Var<T> conv_transpose2d(Var<T> y, ImageShape map, Var<T> kernel, ConvWindow window, std::size_t output_padding = 0) {
     return detail::conv_transpose2d_impl<T>(y, map, kernel, nullptr, window, output_padding);
 }
+
+// Compiled once per precision in framework/src/ops_float.cpp and ops_double.cpp; every other
+// translation unit only declares them (instantiated in each, they made most of the build time).
+#define TG_CONV_OPS(PREFIX, T) \
+    PREFIX template Var<T> conv2d<T>(Var<T>, ImageShape, Var<T>, Var<T>, ConvWindow); \
+    PREFIX template Var<T> conv2d<T>(Var<T>, ImageShape, Var<T>, ConvWindow); \
+    PREFIX template Var<T> conv_transpose2d<T>(Var<T>, ImageShape, Var<T>, Var<T>, ConvWindow, std::size_t); \
+    PREFIX template Var<T> conv_transpose2d<T>(Var<T>, ImageShape, Var<T>, ConvWindow, std::size_t); \
+    PREFIX template Var<T> detail::conv_kernel_gradient<T>(Var<T>, Var<T>, const ConvAttributes&);
+TG_CONV_OPS(extern, float)
+TG_CONV_OPS(extern, double)
 
 }  // namespace tg

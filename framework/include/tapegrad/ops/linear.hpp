@@ -10,6 +10,8 @@
 
 namespace tg {
 
+template <class T> Var<T> sum(Var<T> x, int axis);  // reductions.hpp: affine's bias rule
+
 /// Whether a matrix product reads an operand as stored (N) or transposed (T).
 enum class Trans : std::uint32_t { N = 0, T = 1 };
 
@@ -60,6 +62,15 @@ void broadcast_rows(const T* bias, std::size_t rows, std::size_t cols, T* out) {
     });
 }
 
+// The same gradients as ops (the rules of matmul and affine): dA and dB of C = op(A) op(B).
+template <class T>
+void matmul_rule_operands(RuleContext<T>& c, Var<T> g, std::size_t ia, bool ta, std::size_t ib, bool tb) {
+    const Var<T> a = c.x[ia], b = c.x[ib];
+    auto flag = [](bool t) { return t ? Trans::T : Trans::N; };
+    if (c.needs[ia]) c.dx[ia] = !ta ? matmul(g, b, Trans::N, flag(!tb)) : matmul(b, g, flag(tb), Trans::T);
+    if (c.needs[ib]) c.dx[ib] = !tb ? matmul(a, g, flag(!ta), Trans::N) : matmul(g, a, Trans::T, flag(ta));
+}
+
 inline Shape product_shape(const char* op, Shape a, Trans ta, Shape b, Trans tb) {
     const Shape oa = op_shape(a, ta), ob = op_shape(b, tb);
     if (oa[1] != ob[0])
@@ -81,6 +92,10 @@ Var<T> matmul(Var<T> a, Var<T> b, Trans ta = Trans::N, Trans tb = Trans::N) {
         [](Node<T>& c) {
             const auto& t = c.template attributes<MatmulAttributes>();
             detail::matmul_backward_operands(*c.grad, c.in(0), t.transpose_a, c.in(1), t.transpose_b);
+        },
+        [](RuleContext<T>& c) {
+            const auto& t = c.template attributes<MatmulAttributes>();
+            detail::matmul_rule_operands(c, c.dy, 0, t.transpose_a, 1, t.transpose_b);
         },
         MatmulAttributes{.transpose_a = ta == Trans::T, .transpose_b = tb == Trans::T});
 }
@@ -108,7 +123,19 @@ Var<T> affine(Var<T> x, Var<T> w, Var<T> b, Trans tw = Trans::T) {
                                              y.template attributes<AffineAttributes>().transpose_w);
             detail::add_column_sums(y.in(2), y.grad->data(), y.shape[0], y.shape[1]);
         },
+        [](RuleContext<T>& c) {
+            detail::matmul_rule_operands(c, c.dy, 0, false, 1, c.template attributes<AffineAttributes>().transpose_w);
+            if (c.needs[2]) c.dx[2] = sum(c.dy, 0);
+        },
         AffineAttributes{.transpose_w = tw == Trans::T});
 }
+
+// Compiled once per precision in framework/src/ops_float.cpp and ops_double.cpp; every other
+// translation unit only declares them (instantiated in each, they made most of the build time).
+#define TG_LINEAR_OPS(PREFIX, T) \
+    PREFIX template Var<T> matmul<T>(Var<T>, Var<T>, Trans, Trans); \
+    PREFIX template Var<T> affine<T>(Var<T>, Var<T>, Var<T>, Trans);
+TG_LINEAR_OPS(extern, float)
+TG_LINEAR_OPS(extern, double)
 
 }  // namespace tg

@@ -95,6 +95,11 @@ Var<T> mse(Var<T> r, Var<T> t) {
             if (t.requires_grad) detail::add_grad_elements(t, times(-g), y.saved);
             if (!r.requires_grad) return;
             if (g != T(1) || !hand_over_gradient(r, y.saved)) detail::add_grad_elements(r, times(g), y.saved);
+        },
+        [](RuleContext<T>& c) {
+            const Var<T> g = scale(c.dy * (c.x[0] - c.x[1]), 2.0 / double(c.x[0].rows() * c.x[0].cols()));
+            if (c.needs[0]) c.dx[0] = g;
+            if (c.needs[1]) c.dx[1] = -g;
         });
 }
 
@@ -136,6 +141,13 @@ Var<T> binary_cross_entropy(Var<T> p, Var<T> t) {
                     return c * (xt::log1p(-q()) - xt::log(q()));
                 }, p);
         },
+        [](RuleContext<T>& c) {
+            constexpr double eps = detail::probability_eps<T>();
+            const Var<T> q = clamp(c.x[0], eps, 1.0 - eps), t = c.x[1];
+            const Var<T> dl = scale(c.dy, c.template attributes<LossNormaliser>().inv_n);
+            if (c.needs[0]) c.dx[0] = dl * ((q - t) / (q * (1.0 - q)));
+            if (c.needs[1]) c.dx[1] = dl * (log(1.0 - q) - log(q));
+        },
         LossNormaliser{inv_n});
 }
 
@@ -164,14 +176,18 @@ Var<T> binary_cross_entropy_with_logits(Var<T> z, Var<T> t) {
                                           zv, t);
             if (y.in(1).requires_grad) detail::add_grad_elements(y.in(1), [c](const auto& z) { return -c * z; }, zv);
         },
+        [](RuleContext<T>& c) {
+            const Var<T> dl = scale(c.dy, c.template attributes<LossNormaliser>().inv_n);
+            if (c.needs[0]) c.dx[0] = dl * (sigmoid(c.x[0]) - c.x[1]);
+            if (c.needs[1]) c.dx[1] = -(dl * c.x[0]);
+        },
         LossNormaliser{inv_n});
 }
 
 namespace detail {
 // Class indices arrive as a B x 1 matrix of whole numbers (exact in float up to 2^24).
 template <class T>
-void check_labels(Shape logits, const Matrix<T>& labels, bool labels_need_grad) {
-    const char* op = "softmax_cross_entropy";
+void check_labels(const char* op, Shape logits, const Matrix<T>& labels, bool labels_need_grad) {
     if (labels_need_grad)
         throw ShapeError(std::string(op) + ": labels are class indices and take no gradient; pass them as a constant");
     if (shape_of(labels) != Shape{logits[0], 1})
@@ -191,7 +207,7 @@ void check_labels(Shape logits, const Matrix<T>& labels, bool labels_need_grad) 
 /// forward pass already writes (softmax - onehot) / B, which backward hands over as mse does.
 template <class T>
 Var<T> softmax_cross_entropy(Var<T> z, Var<T> labels) {
-    detail::check_labels(z.shape(), labels.value(), labels.requires_grad());
+    detail::check_labels("softmax_cross_entropy", z.shape(), labels.value(), labels.requires_grad());
     return z.tape->record(
         "softmax_cross_entropy", Shape{1, 1}, {z, labels},
         [&](Node<T>& y) {
@@ -224,7 +240,62 @@ Var<T> softmax_cross_entropy(Var<T> z, Var<T> labels) {
             if (!z.requires_grad) return;
             if (g != T(1) || !hand_over_gradient(z, y.saved))
                 detail::add_grad_elements(z, [g](const auto& d) { return g * d; }, y.saved);
+        },
+        [](RuleContext<T>& c) {
+            const Var<T> z = c.x[0];
+            c.dx[0] = scale(c.dy * (softmax(z) - one_hot(c.x[1], z.cols())), 1.0 / double(z.rows()));
         });
+}
+
+/// y_ic = e^(z_ic) / sum_k e^(z_ik), row by row (the row maximum subtracted first);
+///   dz = y (dy - rowsum(dy y))
+template <class T>
+Var<T> softmax(Var<T> z) {
+    return z.tape->record(
+        "softmax", z.shape(), {z},
+        [&](Node<T>& y) {
+            const std::size_t classes = z.cols();
+            parallel::for_rows(z.rows(), classes, [&](std::size_t lo, std::size_t hi) {
+                for (std::size_t i = lo; i < hi; ++i) {
+                    const T* row = z.value().data() + i * classes;
+                    T* out = y.result.data() + i * classes;
+                    const T top = *std::max_element(row, row + classes);
+                    double sum = 0;
+                    for (std::size_t k = 0; k < classes; ++k) sum += double(out[k] = std::exp(row[k] - top));
+                    for (std::size_t k = 0; k < classes; ++k) out[k] = T(double(out[k]) / sum);
+                }
+            });
+        },
+        [](Node<T>& y) {
+            Node<T>& z = y.in(0);
+            const std::size_t classes = y.shape[1];
+            const bool add = accumulate_into(z);
+            parallel::for_rows(y.shape[0], classes, [&](std::size_t lo, std::size_t hi) {
+                for (std::size_t i = lo; i < hi; ++i) {
+                    const T* s = y.value->data() + i * classes;
+                    const T* g = y.grad->data() + i * classes;
+                    T* d = z.grad->data() + i * classes;
+                    double dot = 0;
+                    for (std::size_t k = 0; k < classes; ++k) dot += double(g[k]) * double(s[k]);
+                    for (std::size_t k = 0; k < classes; ++k) d[k] = (add ? d[k] : T(0)) + s[k] * (g[k] - T(dot));
+                }
+            });
+        },
+        [](RuleContext<T>& c) { c.dx[0] = c.y * (c.dy - sum(c.dy * c.y, 1)); });
+}
+
+/// Row i is the indicator of class labels(i) among `classes` (labels: B x 1 class indices, as
+/// softmax_cross_entropy takes them);  piecewise constant, no gradient
+template <class T>
+Var<T> one_hot(Var<T> labels, std::size_t classes) {
+    detail::check_labels("one_hot", Shape{labels.rows(), classes}, labels.value(), labels.requires_grad());
+    return labels.tape->record(
+        "one_hot", Shape{labels.rows(), classes}, {labels},
+        [&](Node<T>& y) {
+            std::fill(y.result.begin(), y.result.end(), T(0));
+            for (std::size_t i = 0; i < labels.rows(); ++i) y.result(i, std::size_t(labels.value()(i, 0))) = T(1);
+        },
+        nullptr, zero_rule<T>);
 }
 
 /// `softmax_cross_entropy` against constant labels (referenced, not copied).
@@ -243,5 +314,17 @@ template <class T>
 Var<T> binary_cross_entropy_with_logits(Var<T> z, const Matrix<T>& t) {
     return binary_cross_entropy_with_logits(z, z.tape->constant(t, "target"));
 }
+
+// Compiled once per precision in framework/src/ops_float.cpp and ops_double.cpp; every other
+// translation unit only declares them (instantiated in each, they made most of the build time).
+#define TG_LOSS_OPS(PREFIX, T) \
+    PREFIX template Var<T> mse<T>(Var<T>, Var<T>); \
+    PREFIX template Var<T> binary_cross_entropy<T>(Var<T>, Var<T>); \
+    PREFIX template Var<T> binary_cross_entropy_with_logits<T>(Var<T>, Var<T>); \
+    PREFIX template Var<T> softmax_cross_entropy<T>(Var<T>, Var<T>); \
+    PREFIX template Var<T> softmax<T>(Var<T>); \
+    PREFIX template Var<T> one_hot<T>(Var<T>, std::size_t);
+TG_LOSS_OPS(extern, float)
+TG_LOSS_OPS(extern, double)
 
 }  // namespace tg

@@ -11,6 +11,8 @@
 
 namespace tg {
 
+template <class T> Var<T> broadcast_to(Var<T> x, Shape shape);  // shape.hpp: the sums' rules
+
 /// `sum`/`mean` along an axis: the axis (0: over rows, 1: over columns) and the factor the sum
 /// is multiplied by (1, or 1/n for a mean).
 struct AxisSum {
@@ -116,6 +118,7 @@ Var<T> scaled_sum(const char* op, Var<T> x, double factor) {
     return x.tape->record(
         op, Shape{1, 1}, {x}, [&](Node<T>& y) { y.result(0, 0) = T(factor * sum_all(x.value())); },
         [](Node<T>& y) { add_grad_constant(y.in(0), T(y.template attributes<Scale>().factor * (*y.grad)(0, 0))); },
+        [](RuleContext<T>& c) { c.dx[0] = broadcast_to(scale(c.dy, c.template attributes<Scale>().factor), c.x[0].shape()); },
         Scale{factor});
 }
 
@@ -140,6 +143,7 @@ Var<T> scaled_sum_axis(const char* op, Var<T> x, int axis, double factor) {
             const T f = T(a.factor);
             spread_along_axis(y.in(0), y.grad->data(), a.axis, [f](T g, T) { return f * g; });
         },
+        [](RuleContext<T>& c) { c.dx[0] = broadcast_to(scale(c.dy, c.template attributes<AxisSum>().factor), c.x[0].shape()); },
         AxisSum{.axis = axis, .factor = factor});
 }
 }  // namespace detail
@@ -160,7 +164,8 @@ Var<T> sum_abs(Var<T> x) {
         [](Node<T>& y) {
             const T c = (*y.grad)(0, 0);
             detail::add_grad_elements(y.in(0), [c](const auto& v) { return c * xt::sign(v); }, *y.in(0).value);
-        });
+        },
+        [](RuleContext<T>& c) { c.dx[0] = c.dy * sign(c.x[0]); });
 }
 
 /// y = mean of all elements;  dx = dy / n
@@ -196,6 +201,7 @@ Var<T> sum_of_squares(Var<T> x, int axis) {
             detail::spread_along_axis(y.in(0), y.grad->data(), y.template attributes<AxisSum>().axis,
                                       [](T g, T v) { return T(2) * v * g; });
         },
+        [](RuleContext<T>& c) { c.dx[0] = scale(c.x[0] * c.dy, 2.0); },  // dy broadcast back by the product
         AxisSum{.axis = axis, .factor = 1.0});
 }
 
@@ -234,7 +240,26 @@ Var<T> layer_jacobian_norm_sq(Var<T> slopes, Var<T> w) {
                 detail::spread_along_axis(y.in(0), c, 0, [twice](T cj, T v) { return twice * cj * v; });
             if (y.in(1).requires_grad)
                 detail::spread_along_axis(y.in(1), a, 1, [twice](T aj, T v) { return twice * aj * v; });
+        },
+        // c^T = transpose(row sums of W^2) is 1 x K, a^T = transpose(column sums of S^2) is K x 1
+        [](RuleContext<T>& c) {
+            const Var<T> s = c.x[0], w = c.x[1];
+            if (c.needs[0]) c.dx[0] = scale(c.dy * (s * transpose(sum_of_squares(w, 1))), 2.0);
+            if (c.needs[1]) c.dx[1] = scale(c.dy * (transpose(sum_of_squares(s, 0)) * w), 2.0);
         });
 }
+
+// Compiled once per precision in framework/src/ops_float.cpp and ops_double.cpp; every other
+// translation unit only declares them (instantiated in each, they made most of the build time).
+#define TG_REDUCTION_OPS(PREFIX, T) \
+    PREFIX template Var<T> sum<T>(Var<T>); \
+    PREFIX template Var<T> sum_abs<T>(Var<T>); \
+    PREFIX template Var<T> mean<T>(Var<T>); \
+    PREFIX template Var<T> sum<T>(Var<T>, int); \
+    PREFIX template Var<T> mean<T>(Var<T>, int); \
+    PREFIX template Var<T> sum_of_squares<T>(Var<T>, int); \
+    PREFIX template Var<T> layer_jacobian_norm_sq<T>(Var<T>, Var<T>);
+TG_REDUCTION_OPS(extern, float)
+TG_REDUCTION_OPS(extern, double)
 
 }  // namespace tg

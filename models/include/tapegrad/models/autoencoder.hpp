@@ -83,4 +83,7 @@ public:
     std::optional<Parameter<T>> W2;  // the untied decoder's weight, input x code
 };
 
+extern template class Autoencoder<float>;  // compiled once, in models/src/
+extern template class Autoencoder<double>;
+
 }  // namespace tg::models

@@ -30,4 +30,7 @@ public:
     double lambda;
 };
 
+extern template class ContractiveAutoencoder<float>;  // compiled once, in models/src/
+extern template class ContractiveAutoencoder<double>;
+
 }  // namespace tg::models

@@ -129,4 +129,7 @@ private:
     std::vector<std::uint64_t> default_ids;
 };
 
+extern template class ConvAutoencoder<float>;  // compiled once, in models/src/
+extern template class ConvAutoencoder<double>;
+
 }  // namespace tg::models

@@ -89,4 +89,7 @@ private:
     std::vector<std::uint64_t> default_ids;
 };
 
+extern template class DenoisingAutoencoder<float>;  // compiled once, in models/src/
+extern template class DenoisingAutoencoder<double>;
+
 }  // namespace tg::models

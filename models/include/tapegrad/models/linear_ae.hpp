@@ -52,4 +52,7 @@ public:
     Parameter<T> W1, W2;
 };
 
+extern template class LinearAutoencoder<float>;  // compiled once, in models/src/
+extern template class LinearAutoencoder<double>;
+
 }  // namespace tg::models

@@ -36,4 +36,7 @@ public:
     double strength, rho;
 };
 
+extern template class SparseAutoencoder<float>;  // compiled once, in models/src/
+extern template class SparseAutoencoder<double>;
+
 }  // namespace tg::models

@@ -63,4 +63,7 @@ public:
     std::deque<Parameter<T>> encoder_w, encoder_b, decoder_b, decoder_w;
 };
 
+extern template class StackedAutoencoder<float>;  // compiled once, in models/src/
+extern template class StackedAutoencoder<double>;
+
 }  // namespace tg::models

@@ -60,4 +60,7 @@ public:
     Parameter<T> w2, b2, W3;  // decoder: n x 1, 1 x n, n x n
 };
 
+extern template class StepAutoencoder<float>;  // compiled once, in models/src/
+extern template class StepAutoencoder<double>;
+
 }  // namespace tg::models

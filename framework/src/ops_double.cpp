@@ -1,0 +1,2 @@
+#define TG_OPS_PRECISION double
+#include "ops_instances.hpp"

@@ -1,0 +1,2 @@
+#define TG_MODELS_PRECISION double
+#include "instances.hpp"
