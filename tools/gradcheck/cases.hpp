@@ -33,6 +33,8 @@ enum class Control {
     wrong_everywhere,  // gradcheck must fail every entry's parameter
     wrong_one_entry,   // gradcheck must fail the second parameter only (one entry off by 1 %)
     wrong_in_float32,  // float64 correct; float32's gradient off by 0.1 %: the precision check must fail
+    wrong_second_order,     // first order right (rules agree with backward); the second-order check must fail
+    wrong_rule_when_data,   // an operand is data and the rule drops a term: the rule agreement must fail
 };
 
 struct Case {
@@ -41,6 +43,8 @@ struct Case {
     Instance<double> f64;
     Instance<float> f32;  // the same values as f64's (which are float-representable)
     Control control = Control::none;
+    bool higher_order = true;  // check the rules in ops and the second order (not a trained checkpoint)
+    bool third_order = false;  // also differentiate twice more
 };
 
 // Random values in [lo, hi], rounded to float so that float32 and float64 see the same point;

@@ -62,6 +62,7 @@ Case checkpoint_case(const std::string& dir, std::size_t rows) {
     Case c;
     c.name = "checkpoint " + dir + ": " + config.model + " on " + std::to_string(rows) + " training rows";
     c.family = "checkpoint";
+    c.higher_order = false;  // first order on the trained weights (gradients of gradients: the op and model cases)
     c.f64.parameters = model->parameters();
     c.f64.loss = [held](Tape<D>& t) { return held->model->loss(t, models::Batch<D>(held->x, held->ids, held->epoch)); };
     c.f64.keep_alive = held;

@@ -4,6 +4,7 @@
 // non-zero if any case fails, if a negative control (a deliberately wrong gradient) is not
 // caught, or if --filter selects nothing. With --checkpoint DIR it checks a trained model.
 #include "cases.hpp"
+#include "higher_order.hpp"
 
 #include <tapegrad/gradcheck.hpp>
 #include <tapegrad/io/errors.hpp>
@@ -38,7 +39,24 @@ struct Outcome {
     std::vector<tg::GradcheckResult> results;
     std::vector<double> float32_error;  // per parameter; empty without a float32 instance
     bool gradcheck_passed = true, float32_passed = true;
+    // gradients of gradients (higher_order.hpp)
+    double rule_error = 0;          // ||rules in ops - fast backward|| / ||fast backward||, worst parameter
+    double higher_rel_error[2] = {0, 0};  // second and third order: the worst relative error
+    bool rule_passed = true, higher_passed[2] = {true, true};
 };
+
+constexpr double rule_tolerance = 1e-12;
+
+// gradcheck of the case differentiated `times` more times; returns whether every entry passed.
+bool check_higher(Case& c, int times, const tg::GradcheckOptions& options, double& worst) {
+    Instance<D> phi = differentiated(c.f64, times, 97 + std::uint64_t(times));
+    bool passed = true;
+    for (const tg::GradcheckResult& r : tg::gradcheck<D>(phi.loss, phi.parameters, options)) {
+        passed &= r.passed;
+        worst = std::max(worst, r.max_rel_error);
+    }
+    return passed;
+}
 
 Outcome check(Case& c, const tg::GradcheckOptions& options, double float32_tolerance) {
     Outcome o;
@@ -50,6 +68,12 @@ Outcome check(Case& c, const tg::GradcheckOptions& options, double float32_toler
             o.float32_error.push_back(normwise_relative(g32[k], g64[k]));
             o.float32_passed &= o.float32_error.back() <= float32_tolerance;
         }
+    }
+    if (c.higher_order) {
+        o.rule_error = rule_disagreement(c.f64);
+        o.rule_passed = o.rule_error <= rule_tolerance;
+        o.higher_passed[0] = check_higher(c, 1, options, o.higher_rel_error[0]);
+        if (c.third_order) o.higher_passed[1] = check_higher(c, 2, options, o.higher_rel_error[1]);
     }
     return o;
 }
@@ -63,6 +87,9 @@ bool caught(const Case& c, const Outcome& o) {
         case Control::wrong_one_entry:
             return o.results.size() == 2 && o.results[0].passed && !o.results[1].passed;
         case Control::wrong_in_float32: return o.gradcheck_passed && !o.float32_passed;
+        case Control::wrong_second_order:
+            return o.gradcheck_passed && o.float32_passed && o.rule_passed && !o.higher_passed[0];
+        case Control::wrong_rule_when_data: return o.gradcheck_passed && o.float32_passed && !o.rule_passed;
     }
     return false;
 }
@@ -137,7 +164,7 @@ int main(int argc, char** argv) {
                "max abs", "max rel", "f32 rel", "result");
     for (Case& c : cases) {
         const Outcome o = check(c, options, float32_tolerance);
-        const bool passed = o.gradcheck_passed && o.float32_passed;
+        const bool passed = o.gradcheck_passed && o.float32_passed && o.rule_passed && o.higher_passed[0] && o.higher_passed[1];
         for (std::size_t k = 0; k < o.results.size(); ++k) {
             const tg::GradcheckResult& r = o.results[k];
             const bool f32_ok = k >= o.float32_error.size() || o.float32_error[k] <= float32_tolerance;
@@ -147,6 +174,13 @@ int main(int argc, char** argv) {
             fmt::print("{:<11} {:<62} {:<5} {:>7} {:>10.3e} {:>10.3e} {:>10}  {}\n", c.family, c.name.substr(0, 62),
                        r.parameter, r.entries_checked, r.max_abs_error, r.max_rel_error,
                        k < o.float32_error.size() ? fmt::format("{:.3e}", o.float32_error[k]) : "-", verdict);
+        }
+        if (c.higher_order) {
+            const bool ok = o.rule_passed && o.higher_passed[0] && o.higher_passed[1];
+            fmt::print("{:<11} {:<62} rules in ops vs backward {:>9.2e}; 2nd order max rel {:>9.2e}{}  {}\n", c.family,
+                       c.name.substr(0, 62), o.rule_error, o.higher_rel_error[0],
+                       c.third_order ? fmt::format("; 3rd order {:.2e}", o.higher_rel_error[1]) : "",
+                       ok ? "pass" : c.control != Control::none ? "FAIL (expected)" : "FAIL");
         }
         if (c.control != Control::none) {
             const bool ok = caught(c, o);

@@ -57,28 +57,46 @@ struct Builder {
     // Adds the case with every operand a parameter and, for an op of two or more operands, one
     // case per operand with that operand as data. `op` is a generic lambda
     // []<class T>(Tape<T>&, Vars<T>&), recorded once per precision.
+public:
     template <class Op>
     void add(const std::string& family, const std::string& name, const std::vector<Operand>& operands, Op op,
              Control control = Control::none) {
-        std::vector<Matrix<D>> values;
-        for (const Operand& o : operands) values.push_back(random_matrix(rng, o.rows, o.cols, o.lo, o.hi, o.away_from));
+        const std::vector<Matrix<D>> values = draw(operands);
         const std::uint64_t seed = rng();
-        auto push = [&](const std::string& case_name, const std::vector<bool>& is_data) {
-            Case c;
-            c.name = case_name;
-            c.family = family;
-            c.f64 = instance<double>(values, is_data, op, seed);
-            c.f32 = instance<float>(values, is_data, op, seed);
-            c.control = control;
-            cases.push_back(std::move(c));
-        };
-        push(name, std::vector<bool>(operands.size(), false));
+        push(family, name, values, std::vector<bool>(operands.size(), false), op, seed, control);
         if (operands.size() < 2 || control != Control::none) return;
         for (std::size_t k = 0; k < operands.size(); ++k) {
             std::vector<bool> is_data(operands.size(), false);
             is_data[k] = true;
-            push(name + " [" + char('a' + k) + " as data]", is_data);
+            push(family, name + " [" + char('a' + k) + " as data]", values, is_data, op, seed, control);
         }
+    }
+
+    // One case with the given operands as data (the rest parameters).
+    template <class Op>
+    void add_with_data(const std::string& family, const std::string& name, const std::vector<Operand>& operands,
+                       const std::vector<bool>& is_data, Op op, Control control) {
+        const std::vector<Matrix<D>> values = draw(operands);
+        push(family, name, values, is_data, op, rng(), control);
+    }
+
+private:
+    std::vector<Matrix<D>> draw(const std::vector<Operand>& operands) {
+        std::vector<Matrix<D>> values;
+        for (const Operand& o : operands) values.push_back(random_matrix(rng, o.rows, o.cols, o.lo, o.hi, o.away_from));
+        return values;
+    }
+
+    template <class Op>
+    void push(const std::string& family, const std::string& name, const std::vector<Matrix<D>>& values,
+              const std::vector<bool>& is_data, Op op, std::uint64_t seed, Control control) {
+        Case c;
+        c.name = name;
+        c.family = family;
+        c.f64 = instance<double>(values, is_data, op, seed);
+        c.f32 = instance<float>(values, is_data, op, seed);
+        c.control = control;
+        cases.push_back(std::move(c));
     }
 };
 
@@ -174,6 +192,21 @@ std::vector<Case> op_cases() {
     b.add("elementwise", "abs", {{3, 4, -1, 1, 0.0}}, TG_OP { return abs(v[0]); });
     b.add("elementwise", "exp", {{3, 4}}, TG_OP { return exp(v[0]); });
     b.add("elementwise", "log", {{3, 4, 0.2, 2}}, TG_OP { return log(v[0]); });
+    b.add("elementwise", "div", {{3, 4}, {3, 4, 0.5, 2}}, TG_OP { return v[0] / v[1]; });
+    b.add("elementwise", "div by a broadcast column", {{3, 4}, {3, 1, -2, -0.5}}, TG_OP { return v[0] / v[1]; });
+    b.add("elementwise", "sign (times x)", {{3, 4, -1, 1, 0.0}}, TG_OP { return sign(v[0]) * v[0]; });
+    b.add("elementwise", "clamp to [-0.5, 0.5]", {{3, 4, -1, 1, 0.5}}, TG_OP { return clamp(v[0], -0.5, 0.5); });
+
+    b.add("shape", "broadcast_to a row", {{1, 4}}, TG_OP { return broadcast_to(v[0], Shape{3, 4}); });
+    b.add("shape", "broadcast_to a column", {{3, 1}}, TG_OP { return broadcast_to(v[0], Shape{3, 4}); });
+    b.add("shape", "broadcast_to a scalar", {{1, 1}}, TG_OP { return broadcast_to(v[0], Shape{3, 4}); });
+    b.add("shape", "transpose", {{3, 4}}, TG_OP { return transpose(v[0]); });
+    b.add("shape", "reshape 3x4 to 2x6", {{3, 4}}, TG_OP { return reshape(v[0], 2, 6); });
+    b.add("activation", "softmax (rows)", {{3, 4, -3, 3}}, TG_OP { return softmax(v[0]); });
+    // "Any order": differentiated three times (the third derivative of a chain, against finite
+    // differences of its second-order graph gradient).
+    b.add("activation", "tanh of tanh (third order)", {{3, 4, -2, 2}}, TG_OP { return tanh(tanh(v[0])); });
+    cases.back().third_order = true;
 
     b.add("activation", "sigmoid", {{3, 4, -3, 3}}, TG_OP { return sigmoid(v[0]); });
     b.add("activation", "tanh", {{3, 4, -2, 2}}, TG_OP { return tanh(v[0]); });
@@ -215,6 +248,12 @@ std::vector<Case> op_cases() {
         return softmax_cross_entropy(affine(v[0], v[1], v[2]), labels);
     });
     add_convolution_cases(b);
+    b.add("convolution", "conv_kernel_gradient (images 4x4x1, maps 3x3x2; 2x2 window, stride 1)", {{2, 16}, {2, 18}},
+          TG_OP {
+              const ConvWindow w{2, 2, 1, 0};
+              const ConvAttributes g{{4, 4, 1}, conv2d_output_shape("case", {4, 4, 1}, w, 2), w};
+              return detail::conv_kernel_gradient(v[0], v[1], g);
+          });
     return cases;
 }
 
@@ -231,6 +270,7 @@ std::vector<Case> negative_controls() {
             "wrong_sigmoid", x.shape(), {x}, [&](Node<T>& y) { xt::noalias(y.result) = 1.0 / (1.0 + xt::exp(-x.value())); },
             [](Node<T>& y) { add_grad(y.in(0), *y.grad * *y.value); }, nullptr);
     }, Control::wrong_everywhere);
+    cases.back().higher_order = false;  // a first-order control: its op has no rule in ops
     b.add("control", "negative control: a * b with db(2, 1) off by 1 %", {{3, 4}, {3, 4}}, TG_OP {
         return t.record(
             "mul_wrong_in_one_entry", v[0].shape(), {v[0], v[1]},
@@ -243,6 +283,7 @@ std::vector<Case> negative_controls() {
             },
             nullptr);
     }, Control::wrong_one_entry);
+    cases.back().higher_order = false;  // a first-order control: its op has no rule in ops
     b.add("control", "negative control: sigmoid whose float32 backward is 0.1 % large", {{3, 4, -3, 3}}, TG_OP {
         const Var<T> x = v[0];
         return t.record(
@@ -254,6 +295,35 @@ std::vector<Case> negative_controls() {
             },
             nullptr);
     }, Control::wrong_in_float32);
+    cases.back().higher_order = false;  // a first-order control: its op has no rule in ops
+    // Gradients of gradients. A rule in ops with the right values but a detached factor: every
+    // first-order check passes, the second-order one must not.
+    b.add("control", "negative control: sigmoid whose rule in ops detaches y (1 - y)", {{3, 4, -3, 3}}, TG_OP {
+        const Var<T> x = v[0];
+        return t.record(
+            "sigmoid_rule_detached", x.shape(), {x}, [&](Node<T>& y) { xt::noalias(y.result) = 1.0 / (1.0 + xt::exp(-x.value())); },
+            [](Node<T>& y) { add_grad(y.in(0), *y.grad * *y.value * (1 - *y.value)); },
+            [](RuleContext<T>& c) { c.dx[0] = c.dy * detach(sigmoid_derivative_from_output(c.y)); });
+    }, Control::wrong_second_order);
+    // A product whose rule drops b from da when b is data (needs no gradient): right with both
+    // operands parameters (an ordinary case here, which must pass), wrong with b as data.
+    auto mul_dropping_data = TG_OP {
+        return t.record(
+            "mul_rule_drops_data", v[0].shape(), {v[0], v[1]},
+            [&](Node<T>& y) { xt::noalias(y.result) = v[0].value() * v[1].value(); },
+            [](Node<T>& y) {
+                if (y.in(0).requires_grad) add_grad(y.in(0), *y.grad * *y.in(1).value);
+                if (y.in(1).requires_grad) add_grad(y.in(1), *y.grad * *y.in(0).value);
+            },
+            [](RuleContext<T>& c) {
+                if (c.needs[0]) c.dx[0] = c.needs[1] ? c.dy * c.x[1] : c.dy;
+                if (c.needs[1]) c.dx[1] = c.dy * c.x[0];
+            });
+    };
+    b.add_with_data("control", "a * b whose rule drops b when b is data, both parameters", {{3, 4}, {3, 4}},
+                    {false, false}, mul_dropping_data, Control::none);
+    b.add_with_data("control", "negative control: a * b whose rule drops b when b is data [b as data]", {{3, 4}, {3, 4}},
+                    {false, true}, mul_dropping_data, Control::wrong_rule_when_data);
     return cases;
 }
 
