@@ -182,10 +182,11 @@ BOOST_AUTO_TEST_CASE(conv_denoising_sees_the_dense_models_noise) {
 BOOST_AUTO_TEST_CASE(contractive_penalty_matches_finite_difference_jacobian) {
     constexpr std::size_t D = 5, K = 3, B = 4;
     std::mt19937_64 rng(17);
-    for (Activation a : {Activation::sigmoid, Activation::tanh, Activation::softplus}) {
-        BOOST_TEST_CONTEXT("encoder " << name(a)) {
+    for (Activation a : {Activation::sigmoid, Activation::tanh, Activation::softplus})
+    for (JacobianPenalty how : {JacobianPenalty::closed_form, JacobianPenalty::exact}) {
+        BOOST_TEST_CONTEXT("encoder " << name(a) << (how == JacobianPenalty::exact ? ", exact Jacobian" : ", closed form")) {
             const double lambda = 0.7;
-            ContractiveAutoencoder<double> m(AutoencoderConfig{.input = D, .code = K, .encoder = a, .seed = 3}, lambda);
+            ContractiveAutoencoder<double> m(AutoencoderConfig{.input = D, .code = K, .encoder = a, .seed = 3}, lambda, how);
             perturb(m, rng, 0.8);
             const Matrix<double> x = random_matrix(rng, B, D, -1, 1);
 
@@ -208,7 +209,7 @@ BOOST_AUTO_TEST_CASE(contractive_penalty_matches_finite_difference_jacobian) {
                 }
 
             Tape<double> t;
-            const double recorded = scalar(m.jacobian_norm_sq(t, m.encode(t, t.constant(x)).h));
+            const double recorded = scalar(m.jacobian_norm_sq(t, x, m.encode(t, t.constant(x)).h));
             BOOST_TEST(recorded > 1e-3);  // a vanishing penalty would make the comparison empty
             BOOST_TEST(recorded == fd, boost::test_tools::tolerance(1e-6));
 

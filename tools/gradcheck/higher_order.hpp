@@ -14,6 +14,13 @@
 namespace tg::gradcheck_cases {
 
 double rule_disagreement(Instance<D>& in);
+
+// `jacobian` (the stacked per-sample Jacobian) of a two-layer encoder against central differences,
+// and, as a negative control, the same pass missing one output unit: normwise relative errors.
+struct JacobianCheck {
+    double helper_error = 0, control_error = 0;
+};
+JacobianCheck check_jacobian();
 Instance<D> differentiated(const Instance<D>& base, int times, std::uint64_t seed);
 
 }  // namespace tg::gradcheck_cases

@@ -192,6 +192,21 @@ int main(int argc, char** argv) {
             failures += passed ? 0 : 1;
         }
     }
+    if (checkpoint.empty()) {  // the Jacobian helper, and its control (one output unit left out)
+        const JacobianCheck j = check_jacobian();
+        const bool ok = j.helper_error <= 1e-7, control_caught = j.control_error > 1e-7;
+        fmt::print("{:<11} {:<62} vs central differences {:>9.2e}  {}\n", "jacobian",
+                   "stacked per-sample Jacobian of a two-layer encoder", j.helper_error, ok ? "pass" : "FAIL");
+        fmt::print("{:<11} {:<62} vs central differences {:>9.2e}  {}\n", "control",
+                   "negative control: the stacked pass missing one output unit", j.control_error,
+                   control_caught ? "FAIL (expected)" : "pass");
+        fmt::print("  negative control: a Jacobian missing one output unit: {}\n",
+                   control_caught ? "caught, as it must be" : "NOT CAUGHT: the checker is broken");
+        ++checked;
+        failures += ok ? 0 : 1;
+        ++controls;
+        controls_missed += control_caught ? 0 : 1;
+    }
     fmt::print("\n{} cases passed, {} failed; {} of {} negative controls caught\n", checked - failures, failures,
                controls - controls_missed, controls);
     return failures == 0 && controls_missed == 0 ? 0 : 1;

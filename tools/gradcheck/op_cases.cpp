@@ -202,6 +202,8 @@ std::vector<Case> op_cases() {
     b.add("shape", "broadcast_to a scalar", {{1, 1}}, TG_OP { return broadcast_to(v[0], Shape{3, 4}); });
     b.add("shape", "transpose", {{3, 4}}, TG_OP { return transpose(v[0]); });
     b.add("shape", "reshape 3x4 to 2x6", {{3, 4}}, TG_OP { return reshape(v[0], 2, 6); });
+    b.add("shape", "tile_rows 3 copies", {{2, 4}}, TG_OP { return tile_rows(v[0], 3); });
+    b.add("shape", "sum_row_blocks of 3 blocks", {{6, 4}}, TG_OP { return sum_row_blocks(v[0], 3); });
     b.add("activation", "softmax (rows)", {{3, 4, -3, 3}}, TG_OP { return softmax(v[0]); });
     // "Any order": differentiated three times (the third derivative of a chain, against finite
     // differences of its second-order graph gradient).

@@ -130,12 +130,22 @@ std::vector<ModelKind> make_model_kinds() {
     kinds.push_back(model(
         "contractive", "one hidden layer with a penalty on the encoder's Jacobian",
         autoencoder_options() + std::vector<OptionSpec>{
-            real_option("contractive_lambda", 0.1, "contractive: Jacobian penalty weight", 0)},
+            real_option("contractive_lambda", 0.1, "contractive: Jacobian penalty weight", 0),
+            choice_option("contractive_penalty", "closed_form",
+                          "contractive: the penalty's Jacobian from the one-layer closed form, the generic exact "
+                          "Jacobian of the encoder, or its random-projection estimate",
+                          {"closed_form", "exact", "estimate"})},
         check_autoencoder,
         []<class T>(const OptionValues& o, std::size_t in, std::uint64_t seed) -> std::unique_ptr<Model<T>> {
-            return std::make_unique<ContractiveAutoencoder<T>>(autoencoder_config(o, in, seed), o.real("contractive_lambda"));
+            const std::string how = o.text("contractive_penalty");
+            return std::make_unique<ContractiveAutoencoder<T>>(
+                autoencoder_config(o, in, seed), o.real("contractive_lambda"),
+                how == "exact" ? JacobianPenalty::exact : how == "estimate" ? JacobianPenalty::estimate : JacobianPenalty::closed_form,
+                noise_seed(seed) + 1);
         },
-        {{{"code", 3}, {"contractive_lambda", 0.5}}}));
+        {{{"code", 3}, {"contractive_lambda", 0.5}},
+         {{"code", 3}, {"contractive_lambda", 0.5}, {"contractive_penalty", "exact"}},
+         {{"code", 3}, {"contractive_lambda", 0.5}, {"contractive_penalty", "estimate"}}}));
     kinds.push_back(model(
         "stacked", "mirrored deep autoencoder (--layers)",
         {integer_list_option("layers", {256, 64}, "stacked: hidden sizes from the input side; the last is the code",

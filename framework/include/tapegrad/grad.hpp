@@ -13,6 +13,7 @@
 // gets its total derivative (through every path, intermediates of `wrt` included).
 #include "tapegrad/ops/shape.hpp"
 
+#include <span>
 #include <vector>
 
 namespace tg {
@@ -142,8 +143,11 @@ struct HigherOrder {
         }
     }
 
-    static std::vector<Var<T>> run(Var<T> y, const Var<T>* cotangent, const std::vector<Var<T>>& wrt, GradOptions o) {
+    static void run(Var<T> y, const Var<T>* cotangent, std::span<const Var<T>> wrt, std::span<Var<T>> out, GradOptions o) {
         Tape<T>& t = *y.tape;
+        if (out.size() != wrt.size())
+            throw ShapeError("grad: room for " + std::to_string(out.size()) + " results but " + std::to_string(wrt.size()) +
+                             " variables");
         check(t, y, wrt.data(), wrt.size());
         if (cotangent) {
             t.check_live(*cotangent, "grad");
@@ -154,12 +158,10 @@ struct HigherOrder {
             throw TapeError("grad: y has shape " + to_string(y.shape()) +
                             "; a non-scalar y needs a cotangent of its shape (a vector-Jacobian product)");
         }
-        std::vector<Var<T>> out(wrt.size());
         if (o.create_graph)
             symbolic(t, y, cotangent ? *cotangent : full(t, Shape{1, 1}, 1.0), wrt.data(), wrt.size(), out.data());
         else
             numeric(t, y, cotangent ? &cotangent->value() : nullptr, wrt.data(), wrt.size(), out.data(), o.retain_graph);
-        return out;
     }
 };
 
@@ -168,14 +170,25 @@ struct HigherOrder {
 /// dy/dw for each w of `wrt`, for a 1 x 1 y (see the top of this file).
 template <class T>
 std::vector<Var<T>> grad(Var<T> y, const std::vector<Var<T>>& wrt, GradOptions options = {}) {
-    return detail::HigherOrder<T>::run(y, nullptr, wrt, options);
+    std::vector<Var<T>> out(wrt.size());
+    detail::HigherOrder<T>::run(y, nullptr, wrt, out, options);
+    return out;
 }
 
 /// The vector-Jacobian products v^T dy/dw for each w of `wrt`, for any y and a cotangent v of
 /// y's shape (a Var: with create_graph, the result is differentiable in v too).
 template <class T>
 std::vector<Var<T>> vjp(Var<T> y, Var<T> cotangent, const std::vector<Var<T>>& wrt, GradOptions options = {}) {
-    return detail::HigherOrder<T>::run(y, &cotangent, wrt, options);
+    std::vector<Var<T>> out(wrt.size());
+    detail::HigherOrder<T>::run(y, &cotangent, wrt, out, options);
+    return out;
+}
+
+/// `grad` into the caller's `out` (one Var per entry of wrt): allocates nothing once the tape
+/// has recorded the same step before. For a non-scalar y, pass its `cotangent`; else nullptr.
+template <class T>
+void grad_into(Var<T> y, const Var<T>* cotangent, std::span<const Var<T>> wrt, std::span<Var<T>> out, GradOptions options = {}) {
+    detail::HigherOrder<T>::run(y, cotangent, wrt, out, options);
 }
 
 }  // namespace tg

@@ -6,6 +6,8 @@
 
 namespace tg {
 
+template <class T> Var<T> sum_row_blocks(Var<T> v, std::size_t blocks);
+
 /// The value of a `full` node.
 struct Fill {
     double value;
@@ -98,6 +100,82 @@ Var<T> reshape(Var<T> x, std::size_t rows, std::size_t cols) {
         [](RuleContext<T>& c) { c.dx[0] = reshape(c.dy, c.x[0].rows(), c.x[0].cols()); });
 }
 
+/// The `copies` x n stacked copies of x's rows: row c·B + b is x's row b (B = x's rows);
+///   dx = the sum of dy's `copies` blocks of B rows
+template <class T>
+Var<T> tile_rows(Var<T> x, std::size_t copies) {
+    return x.tape->record(
+        "tile_rows", Shape{copies * x.rows(), x.cols()}, {x},
+        [&](Node<T>& y) {
+            const std::size_t block = x.value().size();
+            for (std::size_t c = 0; c < copies; ++c) std::copy(x.value().begin(), x.value().end(), y.result.begin() + c * block);
+        },
+        [](Node<T>& y) {
+            Node<T>& x = y.in(0);
+            const std::size_t block = x.grad->size(), copies = y.shape[0] / x.shape[0];
+            const bool add = accumulate_into(x);
+            T* g = x.grad->data();
+            const T* dy = y.grad->data();
+            detail::for_elements(block, [&](std::size_t lo, std::size_t hi) {
+                for (std::size_t i = lo; i < hi; ++i) {
+                    T s = add ? g[i] : T(0);
+                    for (std::size_t c = 0; c < copies; ++c) s += dy[c * block + i];
+                    g[i] = s;
+                }
+            });
+        },
+        [](RuleContext<T>& c) { c.dx[0] = sum_row_blocks(c.dy, c.node.shape[0] / c.x[0].rows()); });
+}
+
+/// The sum of v's `blocks` consecutive blocks of rows (the adjoint of tile_rows);
+///   dv = dy tiled `blocks` times
+template <class T>
+Var<T> sum_row_blocks(Var<T> v, std::size_t blocks) {
+    if (blocks == 0 || v.rows() % blocks != 0)
+        throw ShapeError("sum_row_blocks: " + std::to_string(v.rows()) + " rows do not split into " + std::to_string(blocks) +
+                         " equal blocks");
+    return v.tape->record(
+        "sum_row_blocks", Shape{v.rows() / blocks, v.cols()}, {v},
+        [&, blocks](Node<T>& y) {
+            const std::size_t block = y.result.size();
+            const T* in = v.value().data();
+            T* out = y.result.data();
+            detail::for_elements(block, [&](std::size_t lo, std::size_t hi) {
+                for (std::size_t i = lo; i < hi; ++i) {
+                    T s = 0;
+                    for (std::size_t c = 0; c < blocks; ++c) s += in[c * block + i];
+                    out[i] = s;
+                }
+            });
+        },
+        [](Node<T>& y) {
+            Node<T>& v = y.in(0);
+            const std::size_t block = y.grad->size(), blocks = v.shape[0] / y.shape[0];
+            const bool add = accumulate_into(v);
+            for (std::size_t c = 0; c < blocks; ++c) {
+                T* g = v.grad->data() + c * block;
+                const T* dy = y.grad->data();
+                if (add) for (std::size_t i = 0; i < block; ++i) g[i] += dy[i];
+                else     std::copy(dy, dy + block, g);
+            }
+        },
+        [](RuleContext<T>& c) { c.dx[0] = tile_rows(c.dy, c.x[0].rows() / c.node.shape[0]); });
+}
+
+/// The cotangents that pick every output unit at once: a (units·B) x units matrix whose row
+/// k·B + b is the unit vector e_k (the seed of a stacked Jacobian, jacobian.hpp).
+template <class T>
+Var<T> unit_cotangents(Tape<T>& t, std::size_t batch, std::size_t units) {
+    return t.record(
+        "unit_cotangents", Shape{units * batch, units}, {},
+        [batch, units](Node<T>& y) {
+            std::fill(y.result.begin(), y.result.end(), T(0));
+            for (std::size_t k = 0; k < units; ++k)
+                for (std::size_t b = 0; b < batch; ++b) y.result((k * batch + b), k) = T(1);
+        },
+        nullptr, zero_rule<T>);
+}
+
 // Compiled once per precision in framework/src/ops_float.cpp and ops_double.cpp; every other
 // translation unit only declares them (instantiated in each, they made most of the build time).
 #define TG_SHAPE_OPS(PREFIX, T) \
@@ -105,7 +183,10 @@ Var<T> reshape(Var<T> x, std::size_t rows, std::size_t cols) {
     PREFIX template Var<T> broadcast_to<T>(Var<T>, Shape); \
     PREFIX template Var<T> sum_to<T>(Var<T>, Shape); \
     PREFIX template Var<T> transpose<T>(Var<T>); \
-    PREFIX template Var<T> reshape<T>(Var<T>, std::size_t, std::size_t);
+    PREFIX template Var<T> reshape<T>(Var<T>, std::size_t, std::size_t); \
+    PREFIX template Var<T> tile_rows<T>(Var<T>, std::size_t); \
+    PREFIX template Var<T> sum_row_blocks<T>(Var<T>, std::size_t); \
+    PREFIX template Var<T> unit_cotangents<T>(Tape<T>&, std::size_t, std::size_t);
 TG_SHAPE_OPS(extern, float)
 TG_SHAPE_OPS(extern, double)
 
