@@ -32,7 +32,9 @@ Var<T> as_variable(Var<T> x) {
 /// row, so the work is a few large products.
 template <class T, class F>
 Var<T> jacobian(F&& f, Var<T> x, std::size_t units, JacobianOptions options = {}) {
-    Var<T> stacked = tile_rows(detail::as_variable(x), units);
+    const bool x_is_data = !x.requires_grad();
+    Var<T> marked = detail::as_variable(x);
+    Var<T> stacked = tile_rows(marked, units);
     Var<T> y = f(stacked);
     if (y.shape() != Shape{units * x.rows(), units})
         throw ShapeError("jacobian: f gave shape " + to_string(y.shape()) + " for " + std::to_string(units * x.rows()) +
@@ -42,6 +44,10 @@ Var<T> jacobian(F&& f, Var<T> x, std::size_t units, JacobianOptions options = {}
     Var<T> out;
     // retain_graph: the Jacobian is meant for further ops on this tape (a penalty, a norm)
     grad_into<T>(y, &seed, {&stacked, 1}, {&out, 1}, {.create_graph = options.create_graph, .retain_graph = true});
+    // Data was marked differentiable only for this Jacobian: a later sweep (the penalty's
+    // backward) need not compute the gradient of the stacked copies, a product as large as the
+    // stacked forward's.
+    if (x_is_data) stacked.node->requires_grad = marked.node->requires_grad = false;
     return out;
 }
 
