@@ -100,6 +100,9 @@ BOOST_AUTO_TEST_CASE(a_step_allocates_nothing_after_warm_up) {
     zoo.push_back(std::make_unique<SparseAutoencoder<float>>(tied, SparsityPenalty::l1, 1e-3));
     zoo.push_back(std::make_unique<SparseAutoencoder<float>>(tied, SparsityPenalty::kl, 1e-3));
     zoo.push_back(std::make_unique<ContractiveAutoencoder<float>>(tied, 1e-3));
+    // Second-order steps: a Jacobian recorded with grad(create_graph), then differentiated.
+    zoo.push_back(std::make_unique<ContractiveAutoencoder<float>>(tied, 1e-3, JacobianPenalty::exact));
+    zoo.push_back(std::make_unique<ContractiveAutoencoder<float>>(tied, 1e-3, JacobianPenalty::estimate));
     zoo.push_back(std::make_unique<DenoisingAutoencoder<float>>(tied, Corruption{Corruption::Kind::masking, 0.25}));
     zoo.push_back(std::make_unique<StackedAutoencoder<float>>(std::vector<std::size_t>{D, K, 8}, Activation::tanh, true, false, 3));
     for (auto& model : zoo) {
