@@ -61,6 +61,13 @@ inline Matrix<D> random_matrix(std::mt19937_64& rng, std::size_t r, std::size_t 
     return m;
 }
 
+// ||a - b|| / ||b|| (Frobenius); 0 when both are zero, infinite when only b is.
+inline double normwise_relative(const Matrix<D>& a, const Matrix<D>& b) {
+    const double diff = std::sqrt(double(xt::sum(xt::square(a - b))())), ref = std::sqrt(double(xt::sum(xt::square(b))()));
+    if (diff == 0) return 0;
+    return ref > 0 ? diff / ref : std::numeric_limits<double>::infinity();
+}
+
 std::vector<Case> op_cases();
 std::vector<Case> model_cases();
 std::vector<Case> negative_controls();

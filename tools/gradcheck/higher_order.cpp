@@ -26,12 +26,8 @@ double rule_disagreement(Instance<D>& in) {
     const std::vector<Var<D>> ruled = grad(loss, leaves(tape, in.parameters), {.create_graph = true});
     tape.backward(loss);  // the fast backward, into the zeroed Parameter::grad
     double worst = 0;
-    for (std::size_t k = 0; k < ruled.size(); ++k) {
-        const Matrix<D>& fast = in.parameters[k]->grad;
-        const double diff = std::sqrt(double(xt::sum(xt::square(ruled[k].value() - fast))()));
-        const double ref = std::sqrt(double(xt::sum(xt::square(fast))()));
-        worst = std::max(worst, diff == 0 ? 0.0 : diff / std::max(ref, 1e-300));
-    }
+    for (std::size_t k = 0; k < ruled.size(); ++k)
+        worst = std::max(worst, normwise_relative(ruled[k].value(), in.parameters[k]->grad));
     return worst;
 }
 
@@ -78,9 +74,7 @@ JacobianCheck check_jacobian() {
             const Matrix<D> fu = encoder(t1, t1.constant(up)).value(), fd = encoder(t2, t2.constant(down)).value();
             for (std::size_t k = 0; k < K; ++k) reference(k * B + b, i) = (fu(b, k) - fd(b, k)) / (2 * e);
         }
-    auto error = [&](const Matrix<D>& j) {
-        return std::sqrt(double(xt::sum(xt::square(j - reference))())) / std::sqrt(double(xt::sum(xt::square(reference))()));
-    };
+    auto error = [&](const Matrix<D>& j) { return normwise_relative(j, reference); };
     JacobianCheck out;
     Tape<D> t;
     out.helper_error = error(jacobian([&](Var<D> x) { return encoder(t, x); }, t.constant(X), K).value());

@@ -28,13 +28,6 @@ std::vector<tg::Matrix<D>> fresh_gradients(Instance<T>& in) {
     return out;
 }
 
-// ||a - b|| / ||b|| (Frobenius); 0 when both are zero.
-double normwise_relative(const tg::Matrix<D>& a, const tg::Matrix<D>& b) {
-    const double diff = std::sqrt(double(xt::sum(xt::square(a - b))())), ref = std::sqrt(double(xt::sum(xt::square(b))()));
-    if (diff == 0) return 0;
-    return ref > 0 ? diff / ref : std::numeric_limits<double>::infinity();
-}
-
 struct Outcome {
     std::vector<tg::GradcheckResult> results;
     std::vector<double> float32_error;  // per parameter; empty without a float32 instance

@@ -11,8 +11,6 @@
 #include <tapegrad/jacobian.hpp>
 #include <tapegrad/models/autoencoder.hpp>
 
-#include <numeric>
-
 namespace tg::models {
 
 enum class JacobianPenalty { closed_form, exact, estimate };
@@ -42,7 +40,7 @@ public:
             case JacobianPenalty::exact:
                 return sum(square(jacobian(encoder, t.constant(batch.x, "x"), units, {.create_graph = true})));
             case JacobianPenalty::estimate:
-                unit_sphere_rows(sample_ids(batch), projection_seed, batch.epoch, units, directions);
+                unit_sphere_rows(batch.ids(default_ids), projection_seed, batch.epoch, units, directions);
                 return jacobian_norm_sq_estimate(encoder, t.constant(batch.x, "x"), directions, {.create_graph = true});
         }
         throw std::logic_error("contractive: unknown penalty");
@@ -58,16 +56,6 @@ public:
     std::uint64_t projection_seed;
 
 private:
-    // The batch's sample ids; a plain matrix's rows are samples 0..B-1.
-    std::span<const std::uint64_t> sample_ids(const Batch<T>& batch) {
-        if (!batch.sample_ids.empty()) return batch.sample_ids;
-        if (default_ids.size() != batch.x.shape()[0]) {
-            default_ids.resize(batch.x.shape()[0]);
-            std::iota(default_ids.begin(), default_ids.end(), std::uint64_t{0});
-        }
-        return default_ids;
-    }
-
     Matrix<T> directions;                     // the estimate's unit directions, one row per sample
     std::vector<std::uint64_t> default_ids;
 };

@@ -7,7 +7,6 @@
 #include <tapegrad/models/autoencoder.hpp>
 #include <tapegrad/random.hpp>
 
-#include <numeric>
 
 namespace tg::models {
 
@@ -32,14 +31,7 @@ inline void check_corruption(const char* model, const Corruption& c) {
 /// 0..B-1 of a plain matrix.
 template <class T>
 void corrupt_batch(const Corruption& c, const Batch<T>& batch, Matrix<T>& out, std::vector<std::uint64_t>& default_ids) {
-    std::span<const std::uint64_t> ids = batch.sample_ids;
-    if (ids.empty()) {  // a plain matrix: its rows are samples 0..B-1
-        if (default_ids.size() != batch.x.shape()[0]) {
-            default_ids.resize(batch.x.shape()[0]);
-            std::iota(default_ids.begin(), default_ids.end(), std::uint64_t{0});
-        }
-        ids = default_ids;
-    }
+    const std::span<const std::uint64_t> ids = batch.ids(default_ids);
     if (c.kind == Corruption::Kind::masking)
         random::mask_rows(batch.x, ids, c.seed, batch.epoch, c.amount, out);
     else

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <numeric>
 #include <random>
 #include <span>
 #include <stdexcept>
@@ -28,6 +29,17 @@ struct Batch {
         if (!ids.empty() && ids.size() != rows.shape()[0])
             throw ShapeError("Batch: " + std::to_string(ids.size()) + " sample ids for " +
                              std::to_string(rows.shape()[0]) + " rows");
+    }
+
+    /// The rows' sample ids; for a plain matrix 0..B-1, written into the caller's `buffer`
+    /// (kept across steps: no allocation once it has the batch's size).
+    std::span<const std::uint64_t> ids(std::vector<std::uint64_t>& buffer) const {
+        if (!sample_ids.empty()) return sample_ids;
+        if (buffer.size() != x.shape()[0]) {
+            buffer.resize(x.shape()[0]);
+            std::iota(buffer.begin(), buffer.end(), std::uint64_t{0});
+        }
+        return buffer;
     }
 };
 
