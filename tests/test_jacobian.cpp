@@ -125,4 +125,45 @@ BOOST_AUTO_TEST_CASE(contractive_closed_form_equals_the_generic_exact_penalty) {
         }
 }
 
+// The stacked Jacobian's products take the kernels of ops/patterned.hpp (a repeated left operand:
+// one block's product; unit rows: one column per row). Against the same products with the
+// pattern hidden (the numbers read densely): the value and every gradient, numeric and recorded,
+// for both ways of reading the right operand.
+BOOST_AUTO_TEST_CASE(patterned_products_equal_the_dense_products) {
+    const std::size_t B = 3, K = 4, D = 5;
+    for (const bool transposed : {false, true}) {
+        const Trans tb = transposed ? Trans::T : Trans::N;
+        const Matrix<double> Rv = random_matrix(K * B, K, 7), Wv = transposed ? random_matrix(D, K, 8) : random_matrix(K, D, 8),
+                             Xv = random_matrix(B, D, 10), Vv = transposed ? random_matrix(K, D, 11) : random_matrix(D, K, 11),
+                             bv = random_matrix(1, K, 12), Gv = random_matrix(K * B, D, 9), Hv = random_matrix(K * B, K, 13);
+        const Matrix<double> ones = xt::ones<double>({K * B, D});
+        // unit rows: (U * R) op(W), U the unit cotangents; repeated: affine(tile(X), V, b)
+        auto run = [&](bool patterned, bool create_graph) {
+            Tape<double> t;
+            Var<double> R = t.variable(Rv, "R"), W = t.variable(Wv, "W"), X = t.variable(Xv, "X"), V = t.variable(Vv, "V"),
+                        b = t.variable(bv, "b");
+            Var<double> U = unit_cotangents(t, B, K), S = tile_rows(X, K);
+            if (!patterned) {
+                U = t.constant(U.value(), "dense U");
+                S = S * t.constant(ones);
+            }
+            Var<double> A = U * R;
+            Var<double> C = matmul(A, W, Trans::N, tb);
+            Var<double> Y = affine(S, V, b, tb);
+            BOOST_TEST((A.node->pattern == (patterned ? Pattern::unit_rows : Pattern::dense)));
+            BOOST_TEST((Y.node->pattern == (patterned ? Pattern::repeated : Pattern::dense)));
+            Var<double> L = sum(C * t.constant(Gv)) + sum(Y * t.constant(Hv));
+            std::vector<Matrix<double>> out{C.value(), Y.value()};
+            for (const Var<double>& g : grad(L, {R, W, X, V, b}, {.create_graph = create_graph})) out.push_back(g.value());
+            return out;
+        };
+        for (const bool create_graph : {false, true}) {
+            const auto fast = run(true, create_graph), dense = run(false, create_graph);
+            for (std::size_t k = 0; k < fast.size(); ++k)
+                BOOST_TEST(relative(fast[k], dense[k]) < 1e-14, (transposed ? "op(B) = B^T" : "op(B) = B")
+                                                                  << (create_graph ? ", recorded" : ", numeric") << ", entry " << k);
+        }
+    }
+}
+
 BOOST_AUTO_TEST_SUITE_END()

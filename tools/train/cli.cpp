@@ -210,10 +210,11 @@ std::string flag_of(const std::string& key) {
 // Options given on the command line that the chosen kind does not declare are mistakes.
 void check_applies(const nlohmann::json& given, const std::vector<OptionSpec>& specs, const std::string& kind_flag,
                    const std::string& kind) {
-    for (const auto& [key, value] : given.items())
-        if (std::none_of(specs.begin(), specs.end(), [&](const OptionSpec& s) { return s.key == key; })) {
+    for (const auto& item : given.items()) {
+        const std::string& key = item.key();  // not a structured binding: clang 14 cannot capture one
+        if (std::none_of(specs.begin(), specs.end(), [&](const OptionSpec& s) { return s.key == key; }))
             throw UsageError(flag_of(key) + " does not apply to " + kind_flag + " " + kind);
-        }
+    }
 }
 
 // A resumed run keeps its configuration: an explicit option must agree with the checkpoint.

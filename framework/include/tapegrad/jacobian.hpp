@@ -29,7 +29,9 @@ Var<T> as_variable(Var<T> x) {
 /// for all B rows of x at once: a (units·B) x D Var whose row k·B + b is dy_bk/dx_b.
 /// Computed in one stacked pass, not a loop of `units` sweeps: f runs once on the units·B
 /// stacked copies of x, and one reverse sweep with the cotangents e_k on copy k gives every
-/// row, so the work is a few large products.
+/// row. The stacked copies and the cotangents carry patterns (Node::pattern) that the products
+/// use: f's first product on the copies is computed once and copied, and a product with the
+/// cotangents (zero outside one column per row) costs a copy's worth, not `units` times more.
 template <class T, class F>
 Var<T> jacobian(F&& f, Var<T> x, std::size_t units, JacobianOptions options = {}) {
     const bool x_is_data = !x.requires_grad();
@@ -96,7 +98,7 @@ Var<T> jacobian_norm_sq_estimate(F&& f, Var<T> x, const Matrix<T>& directions, J
     const Var<T> u = x.tape->constant(directions, "directions");
     Var<T> projected;
     grad_into<T>(y, &u, {&xv, 1}, {&projected, 1}, {.create_graph = options.create_graph, .retain_graph = true});
-    return scale(sum(square(projected)), double(y.cols()));
+    return scale(sum(sum_of_squares(projected, 1)), double(y.cols()));
 }
 
 }  // namespace tg

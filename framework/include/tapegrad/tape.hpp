@@ -74,6 +74,14 @@ struct Var {
 /// gradient of its own, like an op's value), or a recorded op.
 enum class NodeKind : std::uint8_t { constant, parameter, variable, op };
 
+/// What an op knows of its value's layout beyond the numbers, so that a product reading it can
+/// skip work exactly (ops/patterned.hpp; the stacked Jacobian of jacobian.hpp is made of both):
+///  - repeated: the rows are `pattern_blocks` copies of the first rows / pattern_blocks (tile_rows);
+///  - unit_rows: a (units·B) x units matrix, units = pattern_blocks, whose row k·B + b is zero
+///    outside column k for every value of its inputs (unit_cotangents, and an elementwise
+///    product with such a matrix): structural zeros, whose derivatives are zero too.
+enum class Pattern : std::uint8_t { dense, repeated, unit_rows };
+
 /// The attributes of an op that has none (the default of `Tape::record`).
 struct NoAttributes {};
 
@@ -108,6 +116,8 @@ struct Node {
     bool requires_grad = false;         ///< a trainable parameter is upstream
     bool grad_written = false;          ///< false until the first gradient contribution arrives
     bool retain_graph = false;          ///< this sweep must leave `saved` intact for another one
+    Pattern pattern = Pattern::dense;   ///< set by the op's forward when it knows one
+    std::size_t pattern_blocks = 1;     ///< the copies (repeated) or units (unit_rows)
     Parameter<T>* parameter = nullptr;  ///< the parameter of a parameter leaf
     std::size_t index = 0;              ///< position on the tape, for messages and Graphviz
 
@@ -370,6 +380,8 @@ private:
         n.rule = nullptr;
         n.requires_grad = false;
         n.grad_written = false;
+        n.pattern = Pattern::dense;
+        n.pattern_blocks = 1;
         n.parameter = nullptr;
         n.grad = nullptr;
         n.set_attributes(NoAttributes{});

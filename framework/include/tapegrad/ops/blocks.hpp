@@ -65,6 +65,25 @@ void for_elements(std::size_t n, F loop) {
     parallel::for_range(n, min_elements_per_part, loop);
 }
 
+// out (+)= the sum of the `blocks` consecutive blocks of `block` elements at `in` (the adjoint
+// of copying a block: tile_rows, a repeated product's copies). Block by block over pieces of a
+// few KiB, so every read is contiguous and the piece of `out` stays in L1; the additions run
+// in block order whatever the split, so the sums do not depend on the threads.
+template <class T>
+void sum_blocks(const T* in, std::size_t blocks, std::size_t block, T* out, bool add) {
+    constexpr std::size_t piece = 2048;
+    for_elements(block, [&](std::size_t lo, std::size_t hi) {
+        for (std::size_t p = lo; p < hi; p += piece) {
+            const std::size_t end = std::min(hi, p + piece);
+            if (!add) std::fill(out + p, out + end, T(0));
+            for (std::size_t c = 0; c < blocks; ++c) {
+                const T* src = in + c * block;
+                for (std::size_t i = p; i < end; ++i) out[i] += src[i];
+            }
+        }
+    });
+}
+
 // The sum of chunk_sum(begin, size) over the chunks [begin, begin + size) of `chunk` units that
 // cover [0, n), in double: chunks split over the threads, their sums added in chunk order, so the
 // value does not depend on the thread count. One chunk (small work) is one direct call. A unit

@@ -3,6 +3,7 @@
 // xtensor expressions, which xsimd vectorizes (exp and log included).
 #include "tapegrad/ops/blocks.hpp"
 #include "tapegrad/ops/broadcast.hpp"
+#include "tapegrad/ops/patterned.hpp"
 
 #include <xtensor/xmath.hpp>
 
@@ -67,7 +68,10 @@ template <class T>
 Var<T> operator*(Var<T> a, Var<T> b) {
     return a.tape->record(
         "mul", detail::broadcast_shape("mul", a.shape(), b.shape()), {a, b},
-        [&](Node<T>& y) { detail::broadcast_apply(a.value(), b.value(), y.result, [](T p, T q) { return p * q; }); },
+        [&](Node<T>& y) {
+            detail::broadcast_apply(a.value(), b.value(), y.result, [](T p, T q) { return p * q; });
+            detail::keep_unit_rows(y, *a.node, *b.node);
+        },
         [](Node<T>& y) {
             const detail::Broadcast<T> g(*y.grad), av(*y.in(0).value), bv(*y.in(1).value);
             if (y.in(0).requires_grad)

@@ -4,6 +4,7 @@
 // e.g. the decoder's share of a tied weight on top of the encoder's).
 #include "tapegrad/blas.hpp"
 #include "tapegrad/ops/blocks.hpp"
+#include "tapegrad/ops/patterned.hpp"
 #include "tapegrad/tape.hpp"
 
 #include <xsimd/xsimd.hpp>
@@ -82,16 +83,21 @@ inline Shape product_shape(const char* op, Shape a, Trans ta, Shape b, Trans tb)
 }  // namespace detail
 
 /// C = op(A) op(B), with op = identity (Trans::N) or transpose (Trans::T).
-///   dA = dC op(B)^T,  dB = op(A)^T dC   (gemm with transpose flags, accumulating)
+///   dA = dC op(B)^T,  dB = op(A)^T dC   (gemm with transpose flags, accumulating;
+///   a patterned A, not transposed, takes the kernels of ops/patterned.hpp)
 template <class T>
 Var<T> matmul(Var<T> a, Var<T> b, Trans ta = Trans::N, Trans tb = Trans::N) {
     const Shape shape = detail::product_shape("matmul", a.shape(), ta, b.shape(), tb);
     return a.tape->record(
         "matmul", shape, {a, b},
-        [&](Node<T>& c) { blas::gemm(a.value(), ta == Trans::T, b.value(), tb == Trans::T, c.result, T(1), T(0)); },
+        [&](Node<T>& c) {
+            if (ta == Trans::T || !detail::patterned_product(*a.node, b.value(), tb == Trans::T, c, T(0)))
+                blas::gemm(a.value(), ta == Trans::T, b.value(), tb == Trans::T, c.result, T(1), T(0));
+        },
         [](Node<T>& c) {
             const auto& t = c.template attributes<MatmulAttributes>();
-            detail::matmul_backward_operands(*c.grad, c.in(0), t.transpose_a, c.in(1), t.transpose_b);
+            if (t.transpose_a || !detail::patterned_product_backward(*c.grad, c.in(0), c.in(1), t.transpose_b, c))
+                detail::matmul_backward_operands(*c.grad, c.in(0), t.transpose_a, c.in(1), t.transpose_b);
         },
         [](RuleContext<T>& c) {
             const auto& t = c.template attributes<MatmulAttributes>();
@@ -102,7 +108,8 @@ Var<T> matmul(Var<T> a, Var<T> b, Trans ta = Trans::N, Trans tb = Trans::N) {
 
 /// Y = X op(W) + b, the bias row b (1 x n) broadcast over the batch. op(W) = W^T (the default,
 /// W stored out x in like a Linear layer) or W (Trans::N, e.g. a tied decoder reading the
-/// encoder's weight). Fused: one gemm, one pass adding the bias.
+/// encoder's weight). Fused: one gemm, one pass adding the bias. A patterned X takes the kernels
+/// of ops/patterned.hpp (a repeated X: one block's product, copied).
 ///   dX = dY op(W)^T,  dW as in matmul,  db = column sums of dY
 template <class T>
 Var<T> affine(Var<T> x, Var<T> w, Var<T> b, Trans tw = Trans::T) {
@@ -114,13 +121,17 @@ Var<T> affine(Var<T> x, Var<T> w, Var<T> b, Trans tw = Trans::T) {
         "affine", shape, {x, w, b},
         [&](Node<T>& y) {
             // Broadcast the bias into Y first, then let gemm add X op(W) on top (beta = 1):
-            // one pass over Y instead of two.
-            detail::broadcast_rows(b.value().data(), shape[0], shape[1], y.result.data());
-            blas::gemm(x.value(), false, w.value(), tw == Trans::T, y.result, T(1), T(1));
+            // one pass over Y instead of two. A repeated X needs only its first block's.
+            const Node<T>& xn = *x.node;
+            const std::size_t rows = xn.pattern == Pattern::repeated ? detail::rows_per_block(xn) : shape[0];
+            detail::broadcast_rows(b.value().data(), rows, shape[1], y.result.data());
+            if (!detail::patterned_product(xn, w.value(), tw == Trans::T, y, T(1)))
+                blas::gemm(x.value(), false, w.value(), tw == Trans::T, y.result, T(1), T(1));
         },
         [](Node<T>& y) {
-            detail::matmul_backward_operands(*y.grad, y.in(0), false, y.in(1),
-                                             y.template attributes<AffineAttributes>().transpose_w);
+            const bool tw = y.template attributes<AffineAttributes>().transpose_w;
+            if (!detail::patterned_product_backward(*y.grad, y.in(0), y.in(1), tw, y))
+                detail::matmul_backward_operands(*y.grad, y.in(0), false, y.in(1), tw);
             detail::add_column_sums(y.in(2), y.grad->data(), y.shape[0], y.shape[1]);
         },
         [](RuleContext<T>& c) {

@@ -109,20 +109,13 @@ Var<T> tile_rows(Var<T> x, std::size_t copies) {
         [&](Node<T>& y) {
             const std::size_t block = x.value().size();
             for (std::size_t c = 0; c < copies; ++c) std::copy(x.value().begin(), x.value().end(), y.result.begin() + c * block);
+            y.pattern = Pattern::repeated;
+            y.pattern_blocks = copies;
         },
         [](Node<T>& y) {
             Node<T>& x = y.in(0);
             const std::size_t block = x.grad->size(), copies = y.shape[0] / x.shape[0];
-            const bool add = accumulate_into(x);
-            T* g = x.grad->data();
-            const T* dy = y.grad->data();
-            detail::for_elements(block, [&](std::size_t lo, std::size_t hi) {
-                for (std::size_t i = lo; i < hi; ++i) {
-                    T s = add ? g[i] : T(0);
-                    for (std::size_t c = 0; c < copies; ++c) s += dy[c * block + i];
-                    g[i] = s;
-                }
-            });
+            detail::sum_blocks(y.grad->data(), copies, block, x.grad->data(), accumulate_into(x));
         },
         [](RuleContext<T>& c) { c.dx[0] = sum_row_blocks(c.dy, c.node.shape[0] / c.x[0].rows()); });
 }
@@ -137,16 +130,7 @@ Var<T> sum_row_blocks(Var<T> v, std::size_t blocks) {
     return v.tape->record(
         "sum_row_blocks", Shape{v.rows() / blocks, v.cols()}, {v},
         [&, blocks](Node<T>& y) {
-            const std::size_t block = y.result.size();
-            const T* in = v.value().data();
-            T* out = y.result.data();
-            detail::for_elements(block, [&](std::size_t lo, std::size_t hi) {
-                for (std::size_t i = lo; i < hi; ++i) {
-                    T s = 0;
-                    for (std::size_t c = 0; c < blocks; ++c) s += in[c * block + i];
-                    out[i] = s;
-                }
-            });
+            detail::sum_blocks(v.value().data(), blocks, y.result.size(), y.result.data(), false);
         },
         [](Node<T>& y) {
             Node<T>& v = y.in(0);
@@ -172,6 +156,8 @@ Var<T> unit_cotangents(Tape<T>& t, std::size_t batch, std::size_t units) {
             std::fill(y.result.begin(), y.result.end(), T(0));
             for (std::size_t k = 0; k < units; ++k)
                 for (std::size_t b = 0; b < batch; ++b) y.result((k * batch + b), k) = T(1);
+            y.pattern = Pattern::unit_rows;
+            y.pattern_blocks = units;
         },
         nullptr, zero_rule<T>);
 }

@@ -38,7 +38,9 @@ public:
                 // f'(z) from the code h = f(z): one pass, where from z it takes f's pass again
                 return layer_jacobian_norm_sq(activation_derivative_from_output(this->config.encoder, h), t.parameter(this->W));
             case JacobianPenalty::exact:
-                return sum(square(jacobian(encoder, t.constant(batch.x, "x"), units, {.create_graph = true})));
+                // row sums of squares, then their sum: one pass over the (units·B) x D
+                // Jacobian each way, where square then sum make three
+                return sum(sum_of_squares(jacobian(encoder, t.constant(batch.x, "x"), units, {.create_graph = true}), 1));
             case JacobianPenalty::estimate:
                 unit_sphere_rows(batch.ids(default_ids), projection_seed, batch.epoch, units, directions);
                 return jacobian_norm_sq_estimate(encoder, t.constant(batch.x, "x"), directions, {.create_graph = true});
