@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets in fuzz/ (clang, ASan + UBSan + libFuzzer) into build-fuzz/ and
-# runs each one from its seed corpus.
+# Builds the libFuzzer targets in fuzz/ (clang, ASan + UBSan + libFuzzer; the root project with
+# TAPEGRAD_FUZZ=ON) into build-fuzz/ and runs each one from its seed corpus.
 #
 #   scripts/fuzz.sh [seconds-per-target]      (default 30)
 #
@@ -8,7 +8,8 @@
 #   FUZZ_TARGETS="fuzz_idx fuzz_npy"  run only these (default: all three; every one must build)
 #   FUZZ_RUNS=1000000                 stop each target after this many executions instead of
 #                                     after a time
-#   FUZZ_BUILD_DIR=build-fuzz         build directory
+#   FUZZ_BUILD_DIR=build-fuzz         build directory (an existing tree must have TAPEGRAD_FUZZ=ON;
+#                                     CI passes its sanitizer tree, build-asan)
 #   FUZZ_KEEP_CORPUS=1                continue from the corpus a previous run left in
 #                                     $FUZZ_BUILD_DIR/run/<target>/corpus instead of starting
 #                                     again from the seeds
@@ -40,17 +41,31 @@ if ! command -v "$CXX_FUZZ" >/dev/null 2>&1 || ! dpkg -s libclang-rt-14-dev >/de
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends clang-14 libclang-rt-14-dev >/dev/null
 fi
 
+# The fuzz targets live in a sanitizer tree of the root project (TAPEGRAD_FUZZ: clang, ASan +
+# UBSan + coverage). A tree that already exists is reused as it is configured (CI builds one
+# tree for the sanitizer tests and the fuzzer); it must have been configured with TAPEGRAD_FUZZ.
+EXPECTED="fuzz_idx fuzz_npy fuzz_checkpoint"
+if [ -f "$BUILD_DIR/CMakeCache.txt" ]; then
+  if ! grep -q '^TAPEGRAD_FUZZ:BOOL=ON' "$BUILD_DIR/CMakeCache.txt"; then
+    echo "error: $BUILD_DIR is a build tree without TAPEGRAD_FUZZ=ON; choose another FUZZ_BUILD_DIR" >&2
+    exit 2
+  fi
+else
+  echo "=== configuring $BUILD_DIR (clang, ASan + UBSan + libFuzzer) ==="
+  cmake -S . -B "$BUILD_DIR" -DCMAKE_CXX_COMPILER="$CXX_FUZZ" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" -DTAPEGRAD_FUZZ=ON \
+    -DTAPEGRAD_BUILD_TESTS=OFF -DTAPEGRAD_BUILD_BENCHMARKS=OFF -DTAPEGRAD_BUILD_TOOLS=OFF -DTAPEGRAD_MPI=OFF >/dev/null
+fi
 echo "=== building fuzz targets in $BUILD_DIR ==="
-cmake -S fuzz -B "$BUILD_DIR" -DCMAKE_CXX_COMPILER="$CXX_FUZZ" >/dev/null
 build_ok=1
-cmake --build "$BUILD_DIR" -j"$(nproc)" || build_ok=0
+# shellcheck disable=SC2086
+cmake --build "$BUILD_DIR" -j"$(nproc)" --target $EXPECTED || build_ok=0
 
 # Every target is expected: a failed build, or a target that was not built, is an error (not
 # a shorter run, and not a run of a binary left over from an earlier build).
-EXPECTED="fuzz_idx fuzz_npy fuzz_checkpoint"
 missing=""
 for t in $EXPECTED; do
-  if [ ! -x "$BUILD_DIR/$t" ]; then missing="$missing $t"; fi
+  if [ ! -x "$BUILD_DIR/fuzz/$t" ]; then missing="$missing $t"; fi
 done
 if [ "$build_ok" != 1 ] || [ -n "$missing" ]; then
   echo >&2
@@ -67,7 +82,7 @@ export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 failed=0
 summary=""
 for t in $TARGETS; do
-  bin="$BUILD_DIR/$t"
+  bin="$BUILD_DIR/fuzz/$t"
   if [ ! -x "$bin" ]; then
     echo "$t: not built" >&2
     summary="$summary$t: not built

@@ -1,9 +1,9 @@
 // The convolutions: conv2d computes what a direct loop over the definition computes,
 // conv_transpose2d is its exact adjoint, a tied kernel receives the sum of the encoder's and
 // the decoder's gradients, bad geometry is refused at record time with every size named, and
-// the convolutional autoencoder keeps the dense models' promises (no allocation after warm-up,
-// noise keyed by sample). The finite-difference checks of every layout are in tools/gradcheck.
-#include "alloc_counter.hpp"
+// the convolutional autoencoder keeps the dense models' promises (noise keyed by sample; no
+// allocation after warm-up: test_allocations.cpp). The finite-difference checks of every layout
+// are in tools/gradcheck.
 #include "test_helpers.hpp"
 
 #include <tapegrad/gradcheck.hpp>
@@ -165,30 +165,6 @@ BOOST_AUTO_TEST_CASE(bad_geometry_is_refused_at_record_time_with_every_size_name
                              {"conv_transpose2d", "output padding 2", "smaller than the stride"});
     expect_error<ShapeError>([&] { conv_transpose2d(t.constant(map), {7, 7, 4}, t.parameter(K), ConvWindow{3, 3, 2, 1}, 1); },
                              {"conv_transpose2d", "(2x784)", "7x7x4", "H·W·C = 196"});
-}
-
-BOOST_AUTO_TEST_CASE(the_conv_autoencoder_allocates_nothing_after_warm_up) {
-    using namespace tg::models;
-    std::mt19937_64 rng(6);
-    const Matrix<float> X = random_matrix<float>(rng, 8, 196, 0, 1);
-    for (bool tied : {true, false}) {
-        ConvAutoencoder<float> model(ConvAutoencoderConfig{
-            .image = {14, 14, 1}, .channels = {4, 8}, .code = 16, .tied = tied,
-            .corruption = Corruption{Corruption::Kind::masking, 0.25, 3}});
-        Tape<float> tape;
-        Adam<float> adam(model.parameters(), 1e-3);
-        auto step = [&] {
-            tape.clear();
-            adam.zero_grad();
-            tape.backward(model.loss(tape, X));
-            adam.step();
-        };
-        for (int i = 0; i < 3; ++i) step();
-        const std::size_t before = tg::testing::allocation_count();
-        for (int i = 0; i < 10; ++i) step();
-        const std::size_t allocations = tg::testing::allocation_count() - before;  // before BOOST_TEST allocates
-        BOOST_TEST(allocations == 0u, model.describe() << ": " << allocations << " allocations in 10 steps");
-    }
 }
 
 BOOST_AUTO_TEST_CASE(the_conv_autoencoder_restores_the_image_geometry) {
