@@ -7,10 +7,10 @@ final newline so that the data starts at a multiple of 64).
 
 fuzz_idx and fuzz_npy seeds are written here. The fuzz_checkpoint seeds are checkpoints the
 training library itself writes (Trainer::save's layout, save_checkpoint), so the harness writes
-them: when build-fuzz/fuzz_checkpoint exists ($FUZZ_BUILD_DIR, default build-fuzz, relative to
+them: when build-fuzz/fuzz/fuzz_checkpoint exists ($FUZZ_BUILD_DIR, default build-fuzz, relative to
 the repository), this script replaces fuzz/corpus/fuzz_checkpoint/*.json with what
-`TG_FUZZ_WRITE_SEEDS=fuzz/corpus/fuzz_checkpoint build-fuzz/fuzz_checkpoint` writes (build it
-first: scripts/fuzz.sh, or cmake -S fuzz -B build-fuzz with clang++-14); otherwise it leaves
+`TG_FUZZ_WRITE_SEEDS=fuzz/corpus/fuzz_checkpoint build-fuzz/fuzz/fuzz_checkpoint` writes (build it
+first: scripts/fuzz.sh); otherwise it leaves
 them alone and says so.
 """
 import glob
@@ -121,7 +121,7 @@ def npy_corpus():
 def checkpoint_corpus():
     root = os.path.dirname(HERE)
     build = os.environ.get("FUZZ_BUILD_DIR", "build-fuzz")
-    binary = os.path.join(root, build, "fuzz_checkpoint")
+    binary = os.path.join(root, build, "fuzz", "fuzz_checkpoint")
     out = os.path.join(HERE, "corpus", "fuzz_checkpoint")
     if not os.access(binary, os.X_OK):
         print("fuzz_checkpoint seeds left as they are: %s is not built" % binary, file=sys.stderr)

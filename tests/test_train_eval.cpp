@@ -168,13 +168,13 @@ BOOST_AUTO_TEST_CASE(old_histories_load_and_half_evaluated_records_are_refused) 
     BOOST_TEST(r.train_mse_rows == 0u);
     BOOST_TEST(r.gather_seconds == 0.0);
     const nlohmann::json old_state = {{"epochs_done", 1},    {"step_in_epoch", 0}, {"epoch_loss_sum", 0.0},
-                                      {"epoch_loss_count", 0}, {"epoch_seconds", 0.0}, {"history", {old_record}}};
+                                      {"epoch_loss_count", 0}, {"epoch_seconds", 0.0}, {"history", nlohmann::json::array({old_record})}};
     BOOST_TEST(tt::read_training_state(old_state, "old.json", 10).history.size() == 1u);
 
     nlohmann::json half = old_record;
     half["train_mse"] = nullptr;
     nlohmann::json state = old_state;
-    state["history"] = {half};
+    state["history"] = nlohmann::json::array({half});  // not {half}: clang reads a one-element braced list as a copy
     try {
         tt::read_training_state(state, "half.json", 10);
         BOOST_FAIL("a record with a train MSE but no test MSE was accepted");
