@@ -107,8 +107,11 @@ BOOST_AUTO_TEST_CASE(short_study_run_learns_and_measures) {
     BOOST_TEST(r.loss_values.size() == 20u);
     BOOST_TEST(r.final_mse < 0.5 * r.loss_values.front());
     BOOST_TEST(r.error_per_position.size() == 129u);
-    BOOST_TEST(r.code_fit.r2 >= 0.0);
-    BOOST_TEST(r.code_fit.r2 <= 1.0);
+    BOOST_TEST_MESSAGE("code against step position after 2000 steps: R^2 = " << r.code_fit.r2 << ", slope "
+                       << r.code_fit.slope);
+    // R^2 in [0, 1] always holds, so the bound is what is measured (0.9446, AVX2 and float32)
+    // less a margin: 2000 steps already lay the one-unit code out linearly in the step position.
+    BOOST_TEST(r.code_fit.r2 >= 0.9);
 }
 
 BOOST_AUTO_TEST_CASE(line_fit_and_monotonicity) {

@@ -35,6 +35,8 @@ enum class Control {
     wrong_in_float32,  // float64 correct; float32's gradient off by 0.1 %: the precision check must fail
     wrong_second_order,     // first order right (rules agree with backward); the second-order check must fail
     wrong_rule_when_data,   // an operand is data and the rule drops a term: the rule agreement must fail
+    wrong_when_accumulated, // right onto a zero gradient, overwrites one that holds values: the
+                            // accumulated path must fail, the fresh one pass
 };
 
 struct Case {

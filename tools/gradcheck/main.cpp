@@ -83,6 +83,11 @@ bool caught(const Case& c, const Outcome& o) {
         case Control::wrong_second_order:
             return o.gradcheck_passed && o.float32_passed && o.rule_passed && !o.higher_passed[0];
         case Control::wrong_rule_when_data: return o.gradcheck_passed && o.float32_passed && !o.rule_passed;
+        case Control::wrong_when_accumulated:
+            // a failed first parameter whose error is all on the accumulated path (the offset it
+            // overwrote, O(1)), the second parameter right
+            return o.results.size() == 2 && !o.results[0].passed && o.results[0].accumulation_error > 0.1 &&
+                   o.results[1].passed && o.float32_passed;
     }
     return false;
 }

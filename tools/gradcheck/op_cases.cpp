@@ -326,6 +326,40 @@ std::vector<Case> negative_controls() {
                     {false, false}, mul_dropping_data, Control::none);
     b.add_with_data("control", "negative control: a * b whose rule drops b when b is data [b as data]", {{3, 4}, {3, 4}},
                     {false, true}, mul_dropping_data, Control::wrong_rule_when_data);
+    // The first-order checks' other two modes. Accumulated: a product whose backward assigns a's
+    // gradient instead of adding to it (right when the gradient starts at zero, the fresh path).
+    b.add("control", "negative control: a * b whose backward overwrites da", {{3, 4}, {3, 4}}, TG_OP {
+        return t.record(
+            "mul_overwrites_da", v[0].shape(), {v[0], v[1]},
+            [&](Node<T>& y) { xt::noalias(y.result) = v[0].value() * v[1].value(); },
+            [](Node<T>& y) {
+                xt::noalias(*y.in(0).grad) = *y.grad * *y.in(1).value;  // `=`: drops what da held
+                y.in(0).grad_written = true;
+                add_grad(y.in(1), *y.grad * *y.in(0).value);
+            },
+            nullptr);
+    }, Control::wrong_when_accumulated);
+    cases.back().higher_order = false;  // a first-order control: its op has no rule in ops
+    // Operand as data: a product whose backward scales da by 1.01 only when b takes no gradient.
+    // With both operands parameters it is right (an ordinary case, which must pass); with b as
+    // data, a's every entry is off.
+    auto mul_wrong_when_b_is_data = TG_OP {
+        return t.record(
+            "mul_wrong_when_b_is_data", v[0].shape(), {v[0], v[1]},
+            [&](Node<T>& y) { xt::noalias(y.result) = v[0].value() * v[1].value(); },
+            [](Node<T>& y) {
+                const T factor = y.in(1).requires_grad ? T(1) : T(1.01);
+                if (y.in(0).requires_grad) add_grad(y.in(0), factor * *y.grad * *y.in(1).value);
+                if (y.in(1).requires_grad) add_grad(y.in(1), *y.grad * *y.in(0).value);
+            },
+            nullptr);
+    };
+    b.add_with_data("control", "a * b whose backward is wrong when b is data, both parameters", {{3, 4}, {3, 4}},
+                    {false, false}, mul_wrong_when_b_is_data, Control::none);
+    cases.back().higher_order = false;
+    b.add_with_data("control", "negative control: a * b whose backward is wrong when b is data [b as data]",
+                    {{3, 4}, {3, 4}}, {false, true}, mul_wrong_when_b_is_data, Control::wrong_everywhere);
+    cases.back().higher_order = false;
     return cases;
 }
 
