@@ -8,6 +8,7 @@
 #include <tapegrad/models/all.hpp>
 #include "tapegrad/io/idx.hpp"
 #include <tapegrad/blas.hpp>
+#include <tapegrad/parallel.hpp>
 
 #include <xtensor/xview.hpp>
 
@@ -322,7 +323,9 @@ BOOST_AUTO_TEST_CASE(a_samples_corruption_does_not_depend_on_its_batch) {
     const Matrix<float>& all = fashion_slice();
     for (auto kind : {Corruption::Kind::masking, Corruption::Kind::gaussian}) {
         DenoisingAutoencoder<float> m(fashion_config(), Corruption{kind, 0.3, 17});
-        constexpr std::size_t B = 12;
+        // 48 rows of 784: 37,632 elements, enough for two parts, so the 2-thread run below really
+        // splits (with 12 rows it ran inline on one thread; checked below).
+        constexpr std::size_t B = 48;
         Matrix<float> x = Matrix<float>::from_shape({B, all.shape()[1]}), reversed = x;
         std::vector<std::uint64_t> ids(B), reversed_ids(B);
         for (std::size_t r = 0; r < B; ++r) {
@@ -339,6 +342,7 @@ BOOST_AUTO_TEST_CASE(a_samples_corruption_does_not_depend_on_its_batch) {
         m.corrupt(Batch<float>(first5, std::span<const std::uint64_t>(ids).first(5), 3), head);
         m.corrupt(Batch<float>(x, ids, 4), other_epoch);
         tg::blas::set_num_threads(2);
+        BOOST_TEST(tg::parallel::parts_for(x.size(), tg::parallel::min_elements_per_part) == 2);
         m.corrupt(Batch<float>(x, ids, 3), two_threads);
         tg::blas::set_num_threads(1);
         const std::size_t d = x.shape()[1];
