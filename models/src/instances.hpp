@@ -8,6 +8,7 @@ template class Autoencoder<TG_MODELS_PRECISION>;
 template class ContractiveAutoencoder<TG_MODELS_PRECISION>;
 template class ConvAutoencoder<TG_MODELS_PRECISION>;
 template class DenoisingAutoencoder<TG_MODELS_PRECISION>;
+template class EnergyAutoencoder<TG_MODELS_PRECISION>;
 template class LinearAutoencoder<TG_MODELS_PRECISION>;
 template class SparseAutoencoder<TG_MODELS_PRECISION>;
 template class StackedAutoencoder<TG_MODELS_PRECISION>;

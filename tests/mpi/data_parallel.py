@@ -57,7 +57,7 @@ def difference(a, b):
 
 help_text = run(['--help']).stdout
 kinds = [k for k in re.search(r'--model TEXT:\{([^}]*)\}', help_text).group(1).split(',') if k not in ('pca', 'pixels')]
-small = {'stacked': ['--layers', '16,4'], 'conv': ['--channels', '2,3', '--code', '4']}
+small = {'stacked': ['--layers', '16,4'], 'energy': ['--layers', '4'], 'conv': ['--channels', '2,3', '--code', '4']}
 
 with tempfile.TemporaryDirectory() as tmp:
     rng = np.random.default_rng(3)

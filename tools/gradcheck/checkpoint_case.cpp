@@ -8,6 +8,7 @@
 #include <tapegrad/train/config.hpp>
 #include <tapegrad/train/data.hpp>
 #include <tapegrad/train/matrix_utils.hpp>
+#include <tapegrad/train/trained_model.hpp>
 
 #include <xtensor/xview.hpp>
 
@@ -15,37 +16,13 @@
 
 namespace tg::gradcheck_cases {
 
-namespace {
-
-// The checkpoint's parameters, read in the type it was trained in, as float64 values.
-template <class T>
-void load_trained_weights(const std::string& dir, const nlohmann::json& meta, const train::RunConfig& config,
-                          std::size_t input, models::Model<D>& target) {
-    auto model = train::make_model<T>(config.model_kind(), config.model_options, input, config.training.seed("seed"));
-    auto optimizer = train::make_optimizer<T>(config.optimizer_kind(), config.optimizer_options, model->parameters());
-    train::restore_checkpoint<T>(dir, meta, model->parameters(), *optimizer);
-    const auto from = model->parameters();
-    const auto to = target.parameters();
-    for (std::size_t k = 0; k < to.size(); ++k) to[k]->value = xt::cast<D>(from[k]->value);
-}
-
-}  // namespace
-
 Case checkpoint_case(const std::string& dir, std::size_t rows) {
     const nlohmann::json meta = train::read_checkpoint(dir);
     const train::RunConfig config = train::config_from_checkpoint(meta, dir);
-    if (!config.model_kind().trainable())
-        throw train::UsageError(dir + ": a " + config.model + " run has no gradients to check");
     train::Data data = train::load_data(train::data_source(config));
     const std::size_t input = data.train.shape()[1];
     rows = std::min(rows, std::size_t(data.train.shape()[0]));
-
-    std::shared_ptr<models::Model<D>> model =
-        train::make_model<D>(config.model_kind(), config.model_options, input, config.training.seed("seed"));
-    if (config.training.text("dtype") == "float64")
-        load_trained_weights<D>(dir, meta, config, input, *model);
-    else
-        load_trained_weights<float>(dir, meta, config, input, *model);
+    std::shared_ptr<models::Model<D>> model = train::load_trained_model<D>(dir, input).model;
 
     // The first `rows` training images, as samples 0..rows-1 of the epoch the checkpoint is in
     // (a denoising model corrupts them as it would in that epoch, the same way every evaluation).

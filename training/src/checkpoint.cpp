@@ -169,8 +169,7 @@ nlohmann::json read_checkpoint(const std::string& dir) {
 }
 
 template <class T>
-void restore_checkpoint(const std::string& dir, const nlohmann::json& meta,
-                        const std::vector<tg::Parameter<T>*>& parameters, tg::Optimizer<T>& optimizer) {
+void restore_parameters(const std::string& dir, const nlohmann::json& meta, const std::vector<tg::Parameter<T>*>& parameters) {
     const std::string path = checkpoint_path(dir);
     try {
         const nlohmann::json& params = meta.at("parameters");
@@ -184,6 +183,17 @@ void restore_checkpoint(const std::string& dir, const nlohmann::json& meta,
             if (!entry) throw tg::io::FormatError(path + ": has no parameter named " + p->name);
             load_into(dir, entry->at("file").get<std::string>(), p->value, "parameter " + p->name);
         }
+    } catch (const nlohmann::json::exception& e) {
+        throw tg::io::FormatError(path + ": " + e.what());
+    }
+}
+
+template <class T>
+void restore_checkpoint(const std::string& dir, const nlohmann::json& meta,
+                        const std::vector<tg::Parameter<T>*>& parameters, tg::Optimizer<T>& optimizer) {
+    restore_parameters(dir, meta, parameters);
+    const std::string path = checkpoint_path(dir);
+    try {
         const nlohmann::json& state = meta.at("optimizer_state");
         const std::vector<tg::Matrix<T>*> buffers = optimizer.state();
         const nlohmann::json& files = state.at("buffers");
@@ -202,6 +212,8 @@ template void save_checkpoint<float>(const std::string&, const std::string&, nlo
                                      const std::vector<tg::Parameter<float>*>&, tg::Optimizer<float>&);
 template void save_checkpoint<double>(const std::string&, const std::string&, nlohmann::json,
                                       const std::vector<tg::Parameter<double>*>&, tg::Optimizer<double>&);
+template void restore_parameters<float>(const std::string&, const nlohmann::json&, const std::vector<tg::Parameter<float>*>&);
+template void restore_parameters<double>(const std::string&, const nlohmann::json&, const std::vector<tg::Parameter<double>*>&);
 template void restore_checkpoint<float>(const std::string&, const nlohmann::json&,
                                         const std::vector<tg::Parameter<float>*>&, tg::Optimizer<float>&);
 template void restore_checkpoint<double>(const std::string&, const nlohmann::json&,

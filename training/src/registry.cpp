@@ -83,6 +83,29 @@ AutoencoderConfig autoencoder_config(const OptionValues& o, std::size_t input, s
             .seed = seed};
 }
 
+OptionSpec layers_option(std::vector<std::size_t> defaults) {
+    return integer_list_option("layers", std::move(defaults), "stacked/energy: layer sizes from the input side; the last is the code",
+                               1, kMaxLayerSize, kMaxLayers);
+}
+
+// Each entry of --layers is bounded, but two neighbours make a matrix: bound those too before
+// anything is allocated (a checkpoint of a few bytes could ask for 16 GiB).
+std::string check_layer_sizes(const OptionValues& o) {
+    const std::vector<std::size_t> l = o.integers("layers");
+    std::size_t total = 0;
+    for (std::size_t i = 0; i + 1 < l.size(); ++i) {
+        if (l[i] * l[i + 1] > kMaxHiddenWeights)
+            return "--layers: " + std::to_string(l[i]) + "," + std::to_string(l[i + 1]) + " is a " +
+                   std::to_string(l[i] * l[i + 1]) + "-weight matrix; neighbouring sizes may multiply to at most " +
+                   std::to_string(kMaxHiddenWeights);
+        total += l[i] * l[i + 1];
+    }
+    if (total > 4 * kMaxHiddenWeights)
+        return "--layers: the hidden layers hold " + std::to_string(total) + " weights; at most " +
+               std::to_string(4 * kMaxHiddenWeights);
+    return "";
+}
+
 std::vector<ModelKind> make_model_kinds() {
     using nlohmann::json;
     const json small = {{"code", 3}};
@@ -128,6 +151,22 @@ std::vector<ModelKind> make_model_kinds() {
         },
         {small, {{"code", 3}, {"corruption", "gaussian"}, {"corruption_amount", 0.3}}}));
     kinds.push_back(model(
+        "energy", "defined by an energy E(x) alone: reconstruction x - dE/dx, trained by denoising score matching",
+        {choice_option("energy", "softplus",
+                       "energy: softplus (Vincent 2011; one layer derives the tied sigmoid autoencoder) or quadratic "
+                       "(derives the linear tied one)",
+                       {"softplus", "quadratic"}),
+         layers_option({64}),
+         real_option("sigma", 0.3, "energy: the Gaussian noise sigma of denoising score matching", 0)},
+        check_layer_sizes,
+        []<class T>(const OptionValues& o, std::size_t in, std::uint64_t seed) -> std::unique_ptr<Model<T>> {
+            EnergyConfig c{.sizes = {in}, .kind = o.text("energy") == "quadratic" ? EnergyKind::quadratic : EnergyKind::softplus,
+                           .sigma = o.real("sigma"), .noise_seed = noise_seed(seed), .seed = seed};
+            for (std::size_t s : o.integers("layers")) c.sizes.push_back(s);
+            return std::make_unique<EnergyAutoencoder<T>>(c);
+        },
+        {{{"layers", {3}}}, {{"layers", {4, 2}}}, {{"energy", "quadratic"}, {"layers", {3}}}}));
+    kinds.push_back(model(
         "contractive", "one hidden layer with a penalty on the encoder's Jacobian",
         autoencoder_options() + std::vector<OptionSpec>{
             real_option("contractive_lambda", 0.1, "contractive: Jacobian penalty weight", 0),
@@ -148,28 +187,11 @@ std::vector<ModelKind> make_model_kinds() {
          {{"code", 3}, {"contractive_lambda", 0.5}, {"contractive_penalty", "estimate"}}}));
     kinds.push_back(model(
         "stacked", "mirrored deep autoencoder (--layers)",
-        {integer_list_option("layers", {256, 64}, "stacked: hidden sizes from the input side; the last is the code",
-                             1, kMaxLayerSize, kMaxLayers),
+        {layers_option({256, 64}),
          choice_option("encoder", "sigmoid", "encoder (hidden) activation", encoder_choices()),
          choice_option("decoder", "linear", "decoder output", {"linear", "sigmoid"}),
          flag_option("tied", true, "decoder weight is the encoder's transpose (the default), or its own matrix", "untied")},
-        [](const OptionValues& o) -> std::string {
-            // Each entry is bounded, but two neighbours make a matrix: bound those too before
-            // anything is allocated (a checkpoint of a few bytes could ask for 16 GiB).
-            const std::vector<std::size_t> l = o.integers("layers");
-            std::size_t total = 0;
-            for (std::size_t i = 0; i + 1 < l.size(); ++i) {
-                if (l[i] * l[i + 1] > kMaxHiddenWeights)
-                    return "--layers: " + std::to_string(l[i]) + "," + std::to_string(l[i + 1]) + " is a " +
-                           std::to_string(l[i] * l[i + 1]) + "-weight matrix; neighbouring sizes may multiply to at most " +
-                           std::to_string(kMaxHiddenWeights);
-                total += l[i] * l[i + 1];
-            }
-            if (total > 4 * kMaxHiddenWeights)
-                return "--layers: the hidden layers hold " + std::to_string(total) + " weights; at most " +
-                       std::to_string(4 * kMaxHiddenWeights);
-            return "";
-        },
+        check_layer_sizes,
         []<class T>(const OptionValues& o, std::size_t in, std::uint64_t seed) -> std::unique_ptr<Model<T>> {
             std::vector<std::size_t> sizes{in};
             for (std::size_t s : o.integers("layers")) sizes.push_back(s);

@@ -4,6 +4,7 @@
 #include <tapegrad/models/contractive.hpp>
 #include <tapegrad/models/conv_ae.hpp>
 #include <tapegrad/models/denoising.hpp>
+#include <tapegrad/models/energy.hpp>
 #include <tapegrad/models/linear_ae.hpp>
 #include <tapegrad/models/sparse.hpp>
 #include <tapegrad/models/stacked.hpp>

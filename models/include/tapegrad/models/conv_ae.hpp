@@ -87,7 +87,7 @@ public:
         const Matrix<T>& input = corrupt(batch, corrupted) ? corrupted : batch.x;
         return mse(decode(t, encode(t, t.constant(input, "x"))), batch.x);
     }
-    Var<T> reconstruct(Tape<T>& t, const Matrix<T>& x) override { return decode(t, encode(t, t.constant(x, "x"))); }
+    Var<T> reconstruction_map(Tape<T>& t, Var<T> x) override { return decode(t, encode(t, x)); }
     Var<T> code(Tape<T>& t, const Matrix<T>& x) override { return encode(t, t.constant(x, "x")); }
     bool corrupt(const Batch<T>& batch, Matrix<T>& out) override {
         if (!config.corruption) return false;

@@ -37,7 +37,7 @@ public:
         if (config.lambda == 0) return l;
         return l + config.lambda * (sum(square(t.parameter(W1))) + sum(square(t.parameter(W2))));
     }
-    Var<T> reconstruct(Tape<T>& t, const Matrix<T>& x) override { return decode(t, encode(t, t.constant(x, "x"))); }
+    Var<T> reconstruction_map(Tape<T>& t, Var<T> x) override { return decode(t, encode(t, x)); }
     Var<T> code(Tape<T>& t, const Matrix<T>& x) override { return encode(t, t.constant(x, "x")); }
 
     std::vector<Parameter<T>*> parameters() override { return {&W1, &W2}; }

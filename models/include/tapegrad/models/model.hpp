@@ -52,8 +52,15 @@ public:
     virtual std::vector<Parameter<T>*> parameters() = 0;
     /// Records the training loss of a batch (rows are examples), with any training-time noise.
     virtual Var<T> loss(Tape<T>& tape, const Batch<T>& batch) = 0;
-    /// Records the reconstruction of x without training-time noise.
-    virtual Var<T> reconstruct(Tape<T>& tape, const Matrix<T>& x) = 0;
+    /// Records the reconstruction of x without training-time noise: by default the map below at
+    /// x read as data.
+    virtual Var<T> reconstruct(Tape<T>& tape, const Matrix<T>& x) { return reconstruction_map(tape, tape.constant(x, "x")); }
+    /// The reconstruction as a map r(x) of a Var that may take gradients (tg::jacobian of it is
+    /// ∂r/∂x, the field study's). A model whose reconstruction is differentiable in its input
+    /// overrides this (then `reconstruct` need not be); the default says there is none.
+    virtual Var<T> reconstruction_map(Tape<T>& /*tape*/, Var<T> /*x*/) {
+        throw std::logic_error(describe() + ": has no differentiable reconstruction map (override Model::reconstruction_map)");
+    }
     /// Records the code of x (the representation a linear probe judges), without noise. A model
     /// without one keeps this default, which says so.
     virtual Var<T> code(Tape<T>& /*tape*/, const Matrix<T>& /*x*/) {

@@ -43,7 +43,7 @@ public:
         return mse(decode(t, encode(t, t.constant(input, "x"))), target);
     }
     Var<T> loss(Tape<T>& t, const Batch<T>& batch) override { return loss_with_input(t, batch.x, batch.x); }
-    Var<T> reconstruct(Tape<T>& t, const Matrix<T>& x) override { return decode(t, encode(t, t.constant(x, "x"))); }
+    Var<T> reconstruction_map(Tape<T>& t, Var<T> x) override { return decode(t, encode(t, x)); }
     Var<T> code(Tape<T>& t, const Matrix<T>& x) override { return encode(t, t.constant(x, "x")); }
 
     std::vector<Parameter<T>*> parameters() override { return {&w1, &b1, &w2, &b2, &W3}; }

@@ -38,6 +38,11 @@ void remove_unfinished_writes(const std::string& dir, const nlohmann::json& meta
 // (naming the file) if it is malformed or of another format.
 nlohmann::json read_checkpoint(const std::string& dir);
 
+// Loads the parameter arrays `meta` names into the parameters (matched by name): what inference
+// needs (load_trained_model). Throws tg::io::FormatError on any mismatch, as below.
+template <class T>
+void restore_parameters(const std::string& dir, const nlohmann::json& meta, const std::vector<tg::Parameter<T>*>& parameters);
+
 // Loads the arrays `meta` names into the parameters (matched by name) and the optimizer's
 // buffers, and restores its step count. Throws tg::io::FormatError on any mismatch, and for a
 // file name that is absolute or contains "..": arrays are looked up inside `dir` only.
