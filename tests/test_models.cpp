@@ -224,6 +224,55 @@ BOOST_AUTO_TEST_CASE(contractive_penalty_matches_finite_difference_jacobian) {
     }
 }
 
+// The deep contractive code: Contractive puts the exact penalty on any model's code map. Its
+// loss minus the wrapped model's loss is lambda / B times sum_b ||dcode_b/dx_b||_F^2, the
+// Jacobian taken here by central differences through the code alone, for a stacked encoder and
+// for a convolutional one (4x4 images, a dense code of 3).
+BOOST_AUTO_TEST_CASE(deep_contractive_penalty_matches_finite_difference_jacobian) {
+    constexpr std::size_t B = 3, D = 16;
+    std::mt19937_64 rng(19);
+    const Matrix<double> x = random_matrix(rng, B, D, 0, 1);
+    ConvAutoencoderConfig conv{.image = {4, 4, 1}, .channels = {2}, .code = 3, .activation = Activation::tanh, .seed = 4};
+    std::vector<std::pair<std::unique_ptr<Model<double>>, std::size_t>> encoders;
+    encoders.emplace_back(std::make_unique<StackedAutoencoder<double>>(std::vector<std::size_t>{D, 5, 3}, Activation::sigmoid,
+                                                                       true, false, 4), 3);
+    encoders.emplace_back(std::make_unique<ConvAutoencoder<double>>(conv), 3);
+    for (auto& [base, units] : encoders) {
+        BOOST_TEST_CONTEXT(base->describe()) {
+            perturb(*base, rng, 0.5);
+            const double lambda = 0.3;
+            Model<double>* inner = base.get();
+            auto code_of = [&](const Matrix<double>& input) {
+                Tape<double> t;
+                return Matrix<double>(inner->code(t, input).value());
+            };
+            const double step = 1e-5;
+            double fd = 0;
+            for (std::size_t b = 0; b < B; ++b)
+                for (std::size_t i = 0; i < D; ++i) {
+                    Matrix<double> up = x, down = x;
+                    up(b, i) += step;
+                    down(b, i) -= step;
+                    const Matrix<double> hu = code_of(up), hd = code_of(down);
+                    for (std::size_t j = 0; j < units; ++j) fd += std::pow((hu(b, j) - hd(b, j)) / (2 * step), 2);
+                }
+            BOOST_TEST(fd > 1e-3);
+            Tape<double> t;
+            const double without = scalar(inner->loss(t, x));
+            Contractive<double> penalised(std::move(base), units, lambda, JacobianPenalty::exact, 5);
+            t.clear();
+            BOOST_TEST(scalar(penalised.loss(t, x)) - without == lambda / B * fd, boost::test_tools::tolerance(1e-6));
+        }
+    }
+    tg_test::expect_error<std::invalid_argument>(
+        [] {
+            Contractive<double>(std::make_unique<StackedAutoencoder<double>>(std::vector<std::size_t>{4, 2}, Activation::sigmoid,
+                                                                             true, false, 1),
+                                2, 0.1, JacobianPenalty::closed_form, 1);
+        },
+        {"closed-form penalty needs the one-layer encoder", "exact penalty or the estimate"});
+}
+
 // ---- tied weights -------------------------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(tied_model_lists_w_once) {

@@ -5,6 +5,7 @@
 
 namespace tg::models {
 template class Autoencoder<TG_MODELS_PRECISION>;
+template class Contractive<TG_MODELS_PRECISION>;
 template class ContractiveAutoencoder<TG_MODELS_PRECISION>;
 template class ConvAutoencoder<TG_MODELS_PRECISION>;
 template class DenoisingAutoencoder<TG_MODELS_PRECISION>;

@@ -106,6 +106,53 @@ std::string check_layer_sizes(const OptionValues& o) {
     return "";
 }
 
+// ---- the deep encoders' options and builders, shared by their kinds and the contractive one ----
+std::vector<OptionSpec> conv_options() {
+    return {integer_list_option("channels", {16, 32}, "conv: output channels of each strided convolution", 1, 1024, 8),
+            integer_option("kernel", 3, "conv: kernel height and width", 1, 15),
+            integer_option("stride", 2, "conv: stride of every convolution", 1, 8),
+            integer_option("padding", 1, "conv: zero padding on each side (smaller than the kernel)", 0, 14),
+            integer_option("image_channels", 1, "conv: channels of the input images (rows are H x W x C, channels last)", 1, 64),
+            integer_option("image_height", 0, "conv: image height (0: square images)", 0, 65536)};
+}
+
+std::string check_conv(const OptionValues& o) {
+    if (o.integer("padding") >= o.integer("kernel")) return "--padding must be smaller than --kernel";
+    return "";
+}
+
+template <class T>
+std::unique_ptr<ConvAutoencoder<T>> make_conv(const OptionValues& o, std::size_t in, std::uint64_t seed) {
+    const std::size_t channels = o.integer("image_channels"), pixels = in / channels;
+    std::size_t height = o.integer("image_height");
+    if (height == 0) height = std::size_t(std::llround(std::sqrt(double(pixels))));
+    if (in % channels != 0 || height == 0 || pixels % height != 0 || (o.integer("image_height") == 0 && height * height != pixels))
+        throw UsageError("conv: rows of " + std::to_string(in) + " values are not " +
+                         (o.integer("image_height") ? std::to_string(height) + " pixels high" : std::string("square images")) +
+                         " of " + std::to_string(channels) + " channel(s); set --image-height and --image-channels");
+    ConvAutoencoderConfig c;
+    c.image = {height, pixels / height, channels};
+    c.channels = o.integers("channels");
+    c.window = {o.integer("kernel"), o.integer("kernel"), o.integer("stride"), o.integer("padding")};
+    c.code = o.integer("code");
+    c.activation = parse_activation(o.text("encoder"));
+    c.sigmoid_decoder = o.text("decoder") == "sigmoid";
+    c.tied = o.flag("tied");
+    if (o.json().contains("corruption") && o.text("corruption") != "none")
+        c.corruption = Corruption{o.text("corruption") == "gaussian" ? Corruption::Kind::gaussian : Corruption::Kind::masking,
+                                  o.real("corruption_amount"), noise_seed(seed)};
+    c.seed = seed;
+    return std::make_unique<ConvAutoencoder<T>>(c);
+}
+
+template <class T>
+std::unique_ptr<StackedAutoencoder<T>> make_stacked(const OptionValues& o, std::size_t in, std::uint64_t seed) {
+    std::vector<std::size_t> sizes{in};
+    for (std::size_t s : o.integers("layers")) sizes.push_back(s);
+    return std::make_unique<StackedAutoencoder<T>>(sizes, parse_activation(o.text("encoder")), o.flag("tied"),
+                                                   o.text("decoder") == "sigmoid", seed);
+}
+
 std::vector<ModelKind> make_model_kinds() {
     using nlohmann::json;
     const json small = {{"code", 3}};
@@ -167,24 +214,51 @@ std::vector<ModelKind> make_model_kinds() {
         },
         {{{"layers", {3}}}, {{"layers", {4, 2}}}, {{"energy", "quadratic"}, {"layers", {3}}}}));
     kinds.push_back(model(
-        "contractive", "one hidden layer with a penalty on the encoder's Jacobian",
+        "contractive", "a penalty on the encoder's Jacobian; one dense layer, or a stacked or conv encoder",
         autoencoder_options() + std::vector<OptionSpec>{
             real_option("contractive_lambda", 0.1, "contractive: Jacobian penalty weight", 0),
             choice_option("contractive_penalty", "closed_form",
                           "contractive: the penalty's Jacobian from the one-layer closed form, the generic exact "
-                          "Jacobian of the encoder, or its random-projection estimate",
-                          {"closed_form", "exact", "estimate"})},
-        check_autoencoder,
+                          "Jacobian of the encoder, or its random-projection estimate (any encoder)",
+                          {"closed_form", "exact", "estimate"}),
+            choice_option("contractive_encoder", "dense",
+                          "contractive: one dense layer (--code), a stacked encoder (--layers) or a conv one (--channels ...)",
+                          {"dense", "stacked", "conv"}),
+            layers_option({256, 64})} + conv_options(),
+        [](const OptionValues& o) -> std::string {
+            const std::string encoder = o.text("contractive_encoder");
+            if (encoder != "dense" && o.text("contractive_penalty") == "closed_form")
+                return "--contractive-encoder " + encoder + " takes --contractive-penalty exact or estimate "
+                       "(the closed form is the one-layer encoder's)";
+            if (encoder != "dense" && (o.text("loss") != "mse" || o.real("weight_decay") != 0))
+                return "--contractive-encoder " + encoder + " trains on squared error without weight decay "
+                       "(--loss bce and --weight-decay are the dense encoder's)";
+            if (encoder == "conv") return check_conv(o);
+            if (encoder == "stacked") return check_layer_sizes(o);
+            return check_autoencoder(o);
+        },
         []<class T>(const OptionValues& o, std::size_t in, std::uint64_t seed) -> std::unique_ptr<Model<T>> {
-            const std::string how = o.text("contractive_penalty");
-            return std::make_unique<ContractiveAutoencoder<T>>(
-                autoencoder_config(o, in, seed), o.real("contractive_lambda"),
-                how == "exact" ? JacobianPenalty::exact : how == "estimate" ? JacobianPenalty::estimate : JacobianPenalty::closed_form,
-                noise_seed(seed) + 1);
+            const std::string how = o.text("contractive_penalty"), encoder = o.text("contractive_encoder");
+            const JacobianPenalty penalty =
+                how == "exact" ? JacobianPenalty::exact : how == "estimate" ? JacobianPenalty::estimate : JacobianPenalty::closed_form;
+            const double lambda = o.real("contractive_lambda");
+            const std::uint64_t projection_seed = noise_seed(seed) + 1;
+            if (encoder == "stacked")
+                return std::make_unique<Contractive<T>>(make_stacked<T>(o, in, seed), o.integers("layers").back(), lambda,
+                                                        penalty, projection_seed);
+            if (encoder == "conv") {
+                std::unique_ptr<ConvAutoencoder<T>> conv = make_conv<T>(o, in, seed);
+                const std::size_t units = conv->config.code > 0 ? conv->config.code : conv->maps.back().size();
+                return std::make_unique<Contractive<T>>(std::move(conv), units, lambda, penalty, projection_seed);
+            }
+            return std::make_unique<ContractiveAutoencoder<T>>(autoencoder_config(o, in, seed), lambda, penalty, projection_seed);
         },
         {{{"code", 3}, {"contractive_lambda", 0.5}},
          {{"code", 3}, {"contractive_lambda", 0.5}, {"contractive_penalty", "exact"}},
-         {{"code", 3}, {"contractive_lambda", 0.5}, {"contractive_penalty", "estimate"}}}));
+         {{"code", 3}, {"contractive_lambda", 0.5}, {"contractive_penalty", "estimate"}},
+         {{"contractive_encoder", "stacked"}, {"layers", {4, 2}}, {"contractive_lambda", 0.5}, {"contractive_penalty", "exact"}},
+         {{"contractive_encoder", "stacked"}, {"layers", {4, 2}}, {"contractive_lambda", 0.5}, {"contractive_penalty", "estimate"}},
+         {{"contractive_encoder", "conv"}, {"channels", {2}}, {"code", 3}, {"contractive_lambda", 0.5}, {"contractive_penalty", "exact"}}}));
     kinds.push_back(model(
         "stacked", "mirrored deep autoencoder (--layers)",
         {layers_option({256, 64}),
@@ -193,53 +267,25 @@ std::vector<ModelKind> make_model_kinds() {
          flag_option("tied", true, "decoder weight is the encoder's transpose (the default), or its own matrix", "untied")},
         check_layer_sizes,
         []<class T>(const OptionValues& o, std::size_t in, std::uint64_t seed) -> std::unique_ptr<Model<T>> {
-            std::vector<std::size_t> sizes{in};
-            for (std::size_t s : o.integers("layers")) sizes.push_back(s);
-            return std::make_unique<StackedAutoencoder<T>>(sizes, parse_activation(o.text("encoder")), o.flag("tied"),
-                                                           o.text("decoder") == "sigmoid", seed);
+            return make_stacked<T>(o, in, seed);
         },
         {{{"layers", {4, 2}}, {"decoder", "sigmoid"}}}));
     kinds.push_back(model(
         "conv", "convolutional: strided convolutions, a dense code, transposed convolutions (tied: the same kernels)",
-        {integer_list_option("channels", {16, 32}, "conv: output channels of each strided convolution", 1, 1024, 8),
-         integer_option("kernel", 3, "conv: kernel height and width", 1, 15),
-         integer_option("stride", 2, "conv: stride of every convolution", 1, 8),
-         integer_option("padding", 1, "conv: zero padding on each side (smaller than the kernel)", 0, 14),
-         integer_option("code", 64, "code size (hidden units; conv: 0 keeps the last feature map as the code)", 0, kMaxLayerSize),
-         choice_option("encoder", "relu", "encoder (hidden) activation", encoder_choices()),
-         choice_option("decoder", "linear", "decoder output", {"linear", "sigmoid"}),
-         flag_option("tied", true, "decoder weight is the encoder's transpose (the default), or its own matrix", "untied"),
-         integer_option("image_channels", 1, "conv: channels of the input images (rows are H x W x C, channels last)", 1, 64),
-         integer_option("image_height", 0, "conv: image height (0: square images)", 0, 65536),
-         choice_option("corruption", "none", "denoising: noise kind (conv: none trains on clean input)", {"none", "masking", "gaussian"}),
-         real_option("corruption_amount", 0.25, "denoising: masking probability, or gaussian sigma", 0)},
+        conv_options() + std::vector<OptionSpec>{
+            integer_option("code", 64, "code size (hidden units; conv: 0 keeps the last feature map as the code)", 0, kMaxLayerSize),
+            choice_option("encoder", "relu", "encoder (hidden) activation", encoder_choices()),
+            choice_option("decoder", "linear", "decoder output", {"linear", "sigmoid"}),
+            flag_option("tied", true, "decoder weight is the encoder's transpose (the default), or its own matrix", "untied"),
+            choice_option("corruption", "none", "denoising: noise kind (conv: none trains on clean input)", {"none", "masking", "gaussian"}),
+            real_option("corruption_amount", 0.25, "denoising: masking probability, or gaussian sigma", 0)},
         [](const OptionValues& o) -> std::string {
-            if (o.integer("padding") >= o.integer("kernel")) return "--padding must be smaller than --kernel";
             if (o.text("corruption") == "masking" && o.real("corruption_amount") > 1)
                 return "--corruption-amount is a probability for masking and must lie in [0, 1]";
-            return "";
+            return check_conv(o);
         },
         []<class T>(const OptionValues& o, std::size_t in, std::uint64_t seed) -> std::unique_ptr<Model<T>> {
-            const std::size_t channels = o.integer("image_channels"), pixels = in / channels;
-            std::size_t height = o.integer("image_height");
-            if (height == 0) height = std::size_t(std::llround(std::sqrt(double(pixels))));
-            if (in % channels != 0 || height == 0 || pixels % height != 0 || (o.integer("image_height") == 0 && height * height != pixels))
-                throw UsageError("--model conv: rows of " + std::to_string(in) + " values are not " +
-                                 (o.integer("image_height") ? std::to_string(height) + " pixels high" : std::string("square images")) +
-                                 " of " + std::to_string(channels) + " channel(s); set --image-height and --image-channels");
-            ConvAutoencoderConfig c;
-            c.image = {height, pixels / height, channels};
-            c.channels = o.integers("channels");
-            c.window = {o.integer("kernel"), o.integer("kernel"), o.integer("stride"), o.integer("padding")};
-            c.code = o.integer("code");
-            c.activation = parse_activation(o.text("encoder"));
-            c.sigmoid_decoder = o.text("decoder") == "sigmoid";
-            c.tied = o.flag("tied");
-            if (o.text("corruption") != "none")
-                c.corruption = Corruption{o.text("corruption") == "gaussian" ? Corruption::Kind::gaussian : Corruption::Kind::masking,
-                                          o.real("corruption_amount"), noise_seed(seed)};
-            c.seed = seed;
-            return std::make_unique<ConvAutoencoder<T>>(c);
+            return make_conv<T>(o, in, seed);
         },
         // On 4x4 images: stride 2 with a dense code; two layers down to 1x1 with the map as the
         // code and a sigmoid decoder; 2x2 images of 4 channels through a 2x2 kernel.

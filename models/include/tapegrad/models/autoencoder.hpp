@@ -63,7 +63,7 @@ public:
 
     Var<T> loss(Tape<T>& t, const Batch<T>& batch) override { return reconstruction_loss(t, batch.x, batch.x); }
     Var<T> reconstruction_map(Tape<T>& t, Var<T> x) override { return decode(t, encode(t, x).h); }
-    Var<T> code(Tape<T>& t, const Matrix<T>& x) override { return encode(t, t.constant(x, "x")).h; }
+    Var<T> code_map(Tape<T>& t, Var<T> x) override { return encode(t, x).h; }
 
     std::vector<Parameter<T>*> parameters() override {
         std::vector<Parameter<T>*> p{&W, &b1, &b2};

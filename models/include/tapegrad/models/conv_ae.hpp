@@ -88,7 +88,7 @@ public:
         return mse(decode(t, encode(t, t.constant(input, "x"))), batch.x);
     }
     Var<T> reconstruction_map(Tape<T>& t, Var<T> x) override { return decode(t, encode(t, x)); }
-    Var<T> code(Tape<T>& t, const Matrix<T>& x) override { return encode(t, t.constant(x, "x")); }
+    Var<T> code_map(Tape<T>& t, Var<T> x) override { return encode(t, x); }
     bool corrupt(const Batch<T>& batch, Matrix<T>& out) override {
         if (!config.corruption) return false;
         corrupt_batch(*config.corruption, batch, out, default_ids);

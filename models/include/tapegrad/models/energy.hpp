@@ -84,8 +84,7 @@ public:
     Var<T> reconstruction_map(Tape<T>& t, Var<T> x) override {
         return field(t, x.requires_grad() ? x : t.variable(x.value(), "x"));  // data: marked to take ∂E/∂x
     }
-    Var<T> code(Tape<T>& t, const Matrix<T>& x) override {
-        Var<T> h = t.constant(x, "x");
+    Var<T> code_map(Tape<T>& t, Var<T> h) override {
         for (std::size_t l = 0; l < weights.size(); ++l) h = layer(t, l, h).h;
         return h;
     }

@@ -38,7 +38,7 @@ public:
         return l + config.lambda * (sum(square(t.parameter(W1))) + sum(square(t.parameter(W2))));
     }
     Var<T> reconstruction_map(Tape<T>& t, Var<T> x) override { return decode(t, encode(t, x)); }
-    Var<T> code(Tape<T>& t, const Matrix<T>& x) override { return encode(t, t.constant(x, "x")); }
+    Var<T> code_map(Tape<T>& t, Var<T> x) override { return encode(t, x); }
 
     std::vector<Parameter<T>*> parameters() override { return {&W1, &W2}; }
     const Matrix<T>* filters() const override { return &W1.value; }

@@ -61,10 +61,13 @@ public:
     virtual Var<T> reconstruction_map(Tape<T>& /*tape*/, Var<T> /*x*/) {
         throw std::logic_error(describe() + ": has no differentiable reconstruction map (override Model::reconstruction_map)");
     }
-    /// Records the code of x (the representation a linear probe judges), without noise. A model
-    /// without one keeps this default, which says so.
-    virtual Var<T> code(Tape<T>& /*tape*/, const Matrix<T>& /*x*/) {
-        throw std::logic_error(describe() + ": has no code (override Model::code)");
+    /// Records the code of x (the representation a linear probe judges), without noise: by
+    /// default the code map below at x read as data.
+    virtual Var<T> code(Tape<T>& tape, const Matrix<T>& x) { return code_map(tape, tape.constant(x, "x")); }
+    /// The code as a map of a Var that may take gradients (a contractive penalty's Jacobian).
+    /// A model without a code keeps this default, which says so.
+    virtual Var<T> code_map(Tape<T>& /*tape*/, Var<T> /*x*/) {
+        throw std::logic_error(describe() + ": has no code (override Model::code_map)");
     }
     /// The first layer's weights, one row per code unit (drawn as filters), if it has such.
     virtual const Matrix<T>* filters() const { return nullptr; }

@@ -40,7 +40,7 @@ public:
 
     Var<T> loss(Tape<T>& t, const Batch<T>& batch) override { return mse(this->reconstruct(t, batch.x), batch.x); }
     Var<T> reconstruction_map(Tape<T>& t, Var<T> x) override { return decode(t, encode(t, x)); }
-    Var<T> code(Tape<T>& t, const Matrix<T>& x) override { return encode(t, t.constant(x, "x")); }
+    Var<T> code_map(Tape<T>& t, Var<T> x) override { return encode(t, x); }
 
     std::vector<Parameter<T>*> parameters() override {
         std::vector<Parameter<T>*> p;

@@ -44,7 +44,7 @@ public:
     }
     Var<T> loss(Tape<T>& t, const Batch<T>& batch) override { return loss_with_input(t, batch.x, batch.x); }
     Var<T> reconstruction_map(Tape<T>& t, Var<T> x) override { return decode(t, encode(t, x)); }
-    Var<T> code(Tape<T>& t, const Matrix<T>& x) override { return encode(t, t.constant(x, "x")); }
+    Var<T> code_map(Tape<T>& t, Var<T> x) override { return encode(t, x); }
 
     std::vector<Parameter<T>*> parameters() override { return {&w1, &b1, &w2, &b2, &W3}; }
     const Matrix<T>* filters() const override { return &w1.value; }
