@@ -8,6 +8,9 @@
 # Tables:
 #   jacobian   the contractive step with its Jacobian penalty three ways, and LibTorch 1.13's
 #              loop over output units beside them (bench_jacobian_torch; installs libtorch-dev)
+#   contractive-epochs
+#              the cost of each contractive penalty on the dense, stacked and conv encoders:
+#              train's own step time on Fashion-MNIST (the README's build/, one thread)
 #
 # Environment: BUILD_DIR (default build-bench: a Release tree of its own, so that the README's
 # build/ never links Torch), ROUNDS (default 7).
@@ -58,8 +61,48 @@ for TABLE in $TABLES; do
         echo "$rows"
       } | write_table benchmarks/results/jacobian.md
       ;;
+    contractive-epochs)
+      cmake --build build -j"$(nproc)" --target train >/dev/null
+      work=$(mktemp -d)
+      rows=""
+      # encoder label | the model without the penalty | the contractive model's encoder options
+      for spec in "dense 784-64 sigmoid, tied|--model autoencoder --code 64 --encoder sigmoid|--contractive-encoder dense --code 64 --encoder sigmoid" \
+                  "stacked 784-256-64 relu, tied|--model stacked --layers 256,64 --encoder relu|--contractive-encoder stacked --layers 256,64 --encoder relu" \
+                  "conv 28²·1 → 14²·16 → 7²·32 → 64 relu, tied|--model conv|--contractive-encoder conv --code 64 --encoder relu"; do
+        IFS='|' read -r label plain deep <<<"$spec"
+        for penalty in none closed_form exact estimate; do
+          case "$penalty" in
+            none) options="$plain" ;;
+            closed_form) [ "${deep#--contractive-encoder dense}" != "$deep" ] || continue
+                         options="--model contractive $deep --contractive-lambda 1e-4 --contractive-penalty closed_form" ;;
+            *) options="--model contractive $deep --contractive-lambda 1e-4 --contractive-penalty $penalty" ;;
+          esac
+          # two epochs of 50 steps of batch 64: the step time is their mean training time over
+          # 50 (evaluation excluded; the first epoch's warm-up is in it, as in any run)
+          # shellcheck disable=SC2086  # the options are words
+          build/tools/train/train --progress none --threads 1 --limit 3200 --test-limit 64 --epochs 2 --eval-every 2 \
+            --batch 64 --seed 1 $options --out "$work/run" >/dev/null
+          ms=$(/usr/bin/python3 -c "import json; m = json.load(open('$work/run/metrics.json')); print('%.2f' % (1000 * m['mean_epoch_seconds'] / 50))")
+          rows="$rows| $label | $penalty | $ms | $(/usr/bin/python3 -c "print('%.1f' % ($ms * 938 / 1000))") |"$'\n'
+          rm -rf "$work/run"
+        done
+      done
+      rm -rf "$work"
+      {
+        echo "# What a contractive penalty costs, per encoder"
+        echo
+        machine_header "float32, 1 thread, train's mean training time per step over 2 epochs of 50 steps (batch 64), lambda 1e-4"
+        echo
+        echo "A full Fashion-MNIST epoch is 938 such steps; \"s / epoch\" is that extrapolation (evaluation excluded)."
+        echo "\"none\" is the same model without the penalty; the closed form exists for the dense encoder only."
+        echo
+        echo "| encoder | penalty | ms / step | s / epoch (938 steps) |"
+        echo "|---|---|---|---|"
+        printf '%s' "$rows"
+      } | write_table benchmarks/results/contractive-epochs.md
+      ;;
     *)
-      echo "unknown table: $TABLE (known: jacobian)" >&2
+      echo "unknown table: $TABLE (known: jacobian, contractive-epochs)" >&2
       exit 2
       ;;
   esac

@@ -26,6 +26,7 @@ RUNS=(
   "energy quadratic, 64|--model energy --energy quadratic --layers 64 --sigma 0.3"
   "energy softplus, 256-64|--model energy --energy softplus --layers 256,64 --sigma 0.3"
 )
+mkdir -p "$OUT"
 args=()
 for run in "${RUNS[@]}"; do
   label=${run%%|*}

@@ -30,17 +30,24 @@ BOOST_AUTO_TEST_SUITE(train)
 BOOST_AUTO_TEST_CASE(resume_after_an_epoch_is_bit_identical) {
     BOOST_REQUIRE_MESSAGE(have_fashion_mnist(), "this test trains on dataset-fashion-mnist, which is not installed "
                                                 "(scripts/install-deps.sh installs it)");
-    TempDir tmp;
-    // Denoising (its noise depends on the epoch and the sample) with Adam (its moments are state).
-    const std::string common = "--model denoising --optimizer adam --code 16 --batch 50 --limit 1000 --test-limit 200 ";
-    BOOST_REQUIRE_EQUAL(run_train(common + "--epochs 2 --out " + (tmp / "straight"), tmp).code, 0);
-    BOOST_REQUIRE_EQUAL(run_train(common + "--epochs 1 --out " + (tmp / "split"), tmp).code, 0);
-    const Run resumed = run_train("--resume " + (tmp / "split") + " --epochs 2", tmp);
-    BOOST_REQUIRE_EQUAL(resumed.code, 0);
-    BOOST_TEST(resumed.output.find("resuming") != std::string::npos);
-    require_same_checkpoint(tmp.dir / "straight", tmp.dir / "split");
-    for (const char* picture : {"filters.png", "reconstructions.png", "loss.png"})
-        BOOST_TEST(fs::file_size(tmp.dir / "split" / picture) > 0);
+    // Denoising (its noise depends on the epoch and the sample) with Adam (its moments are state);
+    // an energy model (its score-matching noise likewise); a deep contractive code with the
+    // random-projection penalty (its directions are keyed by epoch and sample too).
+    for (const char* model : {"--model denoising --code 16", "--model energy --layers 16",
+                              "--model contractive --contractive-encoder stacked --layers 16,8 --contractive-penalty estimate"}) {
+        BOOST_TEST_CONTEXT(model) {
+            TempDir tmp;
+            const std::string common = std::string(model) + " --optimizer adam --batch 50 --limit 1000 --test-limit 200 ";
+            BOOST_REQUIRE_EQUAL(run_train(common + "--epochs 2 --out " + (tmp / "straight"), tmp).code, 0);
+            BOOST_REQUIRE_EQUAL(run_train(common + "--epochs 1 --out " + (tmp / "split"), tmp).code, 0);
+            const Run resumed = run_train("--resume " + (tmp / "split") + " --epochs 2", tmp);
+            BOOST_REQUIRE_EQUAL(resumed.code, 0);
+            BOOST_TEST(resumed.output.find("resuming") != std::string::npos);
+            require_same_checkpoint(tmp.dir / "straight", tmp.dir / "split");
+            for (const char* picture : {"filters.png", "reconstructions.png", "loss.png"})
+                BOOST_TEST(fs::file_size(tmp.dir / "split" / picture) > 0);
+        }
+    }
 }
 
 BOOST_AUTO_TEST_CASE(resume_after_sigint_mid_epoch_is_bit_identical) {
