@@ -34,7 +34,8 @@ BOOST_AUTO_TEST_CASE(resume_after_an_epoch_is_bit_identical) {
     // an energy model (its score-matching noise likewise); a deep contractive code with the
     // random-projection penalty (its directions are keyed by epoch and sample too).
     for (const char* model : {"--model denoising --code 16", "--model energy --layers 16",
-                              "--model contractive --contractive-encoder stacked --layers 16,8 --contractive-penalty estimate"}) {
+                              "--model contractive --contractive-encoder stacked --layers 16,8 --contractive-penalty estimate",
+                              "--model vae --code 2 --hidden 16"}) {
         BOOST_TEST_CONTEXT(model) {
             TempDir tmp;
             const std::string common = std::string(model) + " --optimizer adam --batch 50 --limit 1000 --test-limit 200 ";
@@ -48,6 +49,27 @@ BOOST_AUTO_TEST_CASE(resume_after_an_epoch_is_bit_identical) {
                 BOOST_TEST(fs::file_size(tmp.dir / "split" / picture) > 0);
         }
     }
+}
+
+// A VAE reports its two terms of −ELBO on the test set after each evaluated epoch (the line,
+// the history, metrics.json) and draws prior samples and, for a 2-unit code, the latent grid.
+BOOST_AUTO_TEST_CASE(vae_reports_its_elbo_terms_and_draws_samples) {
+    BOOST_REQUIRE(have_fashion_mnist());
+    TempDir tmp;
+    const Run run = run_train("--model vae --code 2 --hidden 32 --epochs 2 --limit 640 --test-limit 200 --out " + (tmp / "vae"), tmp);
+    BOOST_REQUIRE_MESSAGE(run.code == 0, run.output);
+    std::size_t lines = 0;
+    for (std::size_t at = run.output.find("test loss reconstruction "); at != std::string::npos;
+         at = run.output.find("test loss reconstruction ", at + 1))
+        ++lines;
+    BOOST_TEST(lines == 2u, run.output);
+    BOOST_TEST(run.output.find(" + kl ") != std::string::npos, run.output);
+    const nlohmann::json metrics = read_json(tmp.dir / "vae" / "metrics.json");
+    const double reconstruction = metrics.at("test_terms").at("reconstruction").get<double>();
+    const double kl = metrics.at("test_terms").at("kl").get<double>();
+    BOOST_TEST(reconstruction > 100.0);  // nats per 784-pixel image: far from 0 after 20 steps
+    BOOST_TEST(kl > 0.0);
+    for (const char* picture : {"samples.png", "latent-grid.png"}) BOOST_TEST(fs::file_size(tmp.dir / "vae" / picture) > 0);
 }
 
 BOOST_AUTO_TEST_CASE(resume_after_sigint_mid_epoch_is_bit_identical) {

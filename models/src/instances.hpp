@@ -14,4 +14,5 @@ template class LinearAutoencoder<TG_MODELS_PRECISION>;
 template class SparseAutoencoder<TG_MODELS_PRECISION>;
 template class StackedAutoencoder<TG_MODELS_PRECISION>;
 template class StepAutoencoder<TG_MODELS_PRECISION>;
+template class VariationalAutoencoder<TG_MODELS_PRECISION>;
 }  // namespace tg::models

@@ -84,7 +84,9 @@ DataSource data_source(const RunConfig& config) {
     s.test_labels_npy = t.text("test_labels_npy");
     s.limit = t.integer("limit");
     s.test_limit = t.integer("test_limit");
-    s.unit_range = config.model_options.json().value("loss", std::string("mse")) == "bce";
+    // cross-entropy compares probabilities: a BCE loss and a VAE's Bernoulli decoder
+    const nlohmann::json& model = config.model_options.json();
+    s.unit_range = model.value("loss", std::string("mse")) == "bce" || model.value("likelihood", std::string()) == "bernoulli";
     return s;
 }
 

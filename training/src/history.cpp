@@ -26,6 +26,7 @@ void to_json(nlohmann::json& j, const EpochRecord& r) {
          {"seconds", r.seconds},
          {"eval_seconds", r.eval_seconds},
          {"gather_seconds", r.gather_seconds}};
+    if (!r.test_terms.empty()) j["test_terms"] = r.test_terms;  // [[name, value], ...]: keeps the order
 }
 
 void from_json(const nlohmann::json& j, EpochRecord& r) {
@@ -41,6 +42,18 @@ void from_json(const nlohmann::json& j, EpochRecord& r) {
     j.at("seconds").get_to(r.seconds);
     j.at("eval_seconds").get_to(r.eval_seconds);
     r.gather_seconds = j.contains("gather_seconds") ? j.at("gather_seconds").get<double>() : 0.0;
+    r.test_terms = j.contains("test_terms") ? j.at("test_terms").get<std::vector<std::pair<std::string, double>>>()
+                                            : std::vector<std::pair<std::string, double>>{};
+}
+
+std::string terms_line(const std::vector<std::pair<std::string, double>>& terms) {
+    std::string line;
+    double total = 0;
+    for (const auto& [name, value] : terms) {
+        line += fmt::format("{}{} {:.6g}", line.empty() ? "" : " + ", name, value);
+        total += value;
+    }
+    return line + fmt::format(" = {:.6g}", total);
 }
 
 std::string train_mse_label(std::size_t rows, std::size_t of) {

@@ -45,6 +45,13 @@ std::string draw_reconstructions(const std::string& dir, const std::vector<tg::M
     return path;
 }
 
+std::string draw_image_grid(const std::string& dir, const char* name, const tg::Matrix<float>& images,
+                            std::size_t image_rows, std::size_t image_cols, std::size_t per_row) {
+    const std::string path = in_dir(dir, name);
+    tg::io::write_png_gray(path, enlarge(tg::io::tile_grid(images, image_rows, image_cols, per_row, false, 2, 1.0f), 3));
+    return path;
+}
+
 std::string draw_loss_curves(const std::string& dir, const std::vector<EpochRecord>& history, const std::string& title,
                              std::size_t train_rows) {
     // Labelled with the last evaluation's rows (a resumed run may change them: the history has each epoch's).

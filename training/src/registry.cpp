@@ -294,6 +294,24 @@ std::vector<ModelKind> make_model_kinds() {
          {{"channels", {3}}, {"kernel", 2}, {"stride", 1}, {"padding", 0}, {"image_channels", 4}, {"code", 2},
           {"corruption", "gaussian"}, {"corruption_amount", 0.1}}}));
     kinds.push_back(model(
+        "vae", "variational autoencoder: a Gaussian code drawn by the reparameterisation trick, trained on the ELBO",
+        {integer_option("code", 16, "code size (hidden units; PCA: components)", 1, kMaxLayerSize),
+         integer_option("hidden", 256, "vae: hidden units of the encoder and of the decoder", 1, kMaxLayerSize),
+         choice_option("encoder", "relu", "encoder (hidden) activation", encoder_choices()),
+         choice_option("likelihood", "bernoulli",
+                       "vae: the decoder's p(x|z): bernoulli (cross-entropy on logits; data in [0, 1]) or gaussian "
+                       "(unit variance: half the squared error)",
+                       {"bernoulli", "gaussian"})},
+        nullptr,
+        []<class T>(const OptionValues& o, std::size_t in, std::uint64_t seed) -> std::unique_ptr<Model<T>> {
+            return std::make_unique<VariationalAutoencoder<T>>(VaeConfig{
+                .input = in, .hidden = o.integer("hidden"), .code = o.integer("code"),
+                .activation = parse_activation(o.text("encoder")),
+                .likelihood = o.text("likelihood") == "gaussian" ? Likelihood::gaussian : Likelihood::bernoulli,
+                .noise_seed = noise_seed(seed), .seed = seed});
+        },
+        {{{"code", 2}, {"hidden", 3}}, {{"code", 2}, {"hidden", 3}, {"likelihood", "gaussian"}}}));
+    kinds.push_back(model(
         "linear", "Kunin et al.'s linear autoencoder, no biases, \"sum\" L2 penalty (docs/studies.md)",
         {integer_option("code", 64, "code size (hidden units; PCA: components)", 1, kMaxLayerSize),
          real_option("lambda", 0, "linear: weight of the sum of both weights' squared norms", 0)},

@@ -166,13 +166,15 @@ struct Trainer<T>::State {
         if (stop && !eval_due) evaluate(r);  // the run ends here for now: report where it stands
         history.push_back(r);
         epochs_done = epoch;
-        if (r.evaluated())
+        if (r.evaluated()) {
             say("epoch {:>3}/{}  loss {:.6g}  {} {:.6g}  test MSE {:.6g}  {} (+{} eval)\n", epoch, options.epochs,
                 r.train_loss, train_mse_label(r.train_mse_rows, train.shape()[0]), *r.train_mse, *r.test_mse,
                 format_duration(r.seconds), format_duration(r.eval_seconds));
-        else
+            if (!r.test_terms.empty()) say("           test loss {}\n", terms_line(r.test_terms));
+        } else {
             say("epoch {:>3}/{}  loss {:.6g}  not evaluated (every {} epochs)  {}\n", epoch, options.epochs, r.train_loss,
                 options.eval_every, format_duration(r.seconds));
+        }
         std::fflush(stdout);
         const bool due = options.checkpoint_every > 0 && epoch % options.checkpoint_every == 0;
         if (due || epoch == options.epochs || stop) save(epoch, 0, 0.0, 0, 0.0, 0.0);
@@ -217,6 +219,9 @@ struct Trainer<T>::State {
         r.train_mse = evaluator.mse(model, train, eval_train);
         r.test_mse = evaluator.mse(model, test, eval_test);
         r.train_mse_rows = eval_train.size();
+        const std::vector<std::string> names = model.loss_term_names();
+        const std::vector<double> terms = evaluator.loss_terms(model, test, eval_test, std::uint64_t(r.epoch));
+        for (std::size_t k = 0; k < names.size(); ++k) r.test_terms.emplace_back(names[k], terms[k]);
         r.eval_seconds = seconds_since(start);
     }
 
@@ -308,6 +313,10 @@ struct Trainer<T>::State {
             const std::vector<Matrix<float>> rows =
                 evaluator.picture_rows(model, row_block(test, 0, std::min(options.pictures, test.shape()[0])));
             attempt("reconstructions", [&] { return draw_reconstructions(options.out, rows, h, w); });
+            if (model.latent_size() > 0)
+                attempt("samples", [&] { return draw_image_grid(options.out, "samples.png", converted<float>(evaluator.prior_samples(model, 64)), h, w, 8); });
+            if (model.latent_size() == 2)
+                attempt("latent grid", [&] { return draw_image_grid(options.out, "latent-grid.png", converted<float>(evaluator.latent_grid(model, 16)), h, w, 16); });
         }
         attempt("loss curves", [&] { return draw_loss_curves(options.out, history, options.title, train.shape()[0]); });
         return pictures;
@@ -325,6 +334,8 @@ struct Trainer<T>::State {
                                {"test_mse_rows", test.shape()[0]},   {"eval_every", options.eval_every},
                                {"pictures", pictures},          {"command_line", options.command_line}};
         metrics.update(timing_summary(history));
+        if (const EpochRecord* e = last_evaluated(history))
+            for (const auto& [name, value] : e->test_terms) metrics["test_terms"][name] = value;
         write_json_file((std::filesystem::path(options.out) / "metrics.json").string(), metrics);
         const std::string per_epoch = format_duration(metrics["mean_epoch_seconds"].get<double>());
         if (r.mse_epoch == 0)

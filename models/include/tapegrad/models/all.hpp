@@ -9,3 +9,4 @@
 #include <tapegrad/models/sparse.hpp>
 #include <tapegrad/models/stacked.hpp>
 #include <tapegrad/models/step_ae.hpp>
+#include <tapegrad/models/vae.hpp>

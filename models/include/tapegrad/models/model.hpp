@@ -69,6 +69,16 @@ public:
     virtual Var<T> code_map(Tape<T>& /*tape*/, Var<T> /*x*/) {
         throw std::logic_error(describe() + ": has no code (override Model::code_map)");
     }
+    /// Named parts of the training loss, for a model whose loss is a sum worth reporting part by
+    /// part (a VAE's reconstruction and KL terms): the names here, and `loss_terms` records them
+    /// for a batch (1 x 1 Vars, as many as names, summing to the loss). Default: no parts.
+    virtual std::vector<std::string> loss_term_names() const { return {}; }
+    virtual void loss_terms(Tape<T>& /*tape*/, const Batch<T>& /*batch*/, std::span<Var<T>> /*out*/) {}
+    /// A generative model's code size (0: none) and its decoder from codes (rows of z) to data.
+    virtual std::size_t latent_size() const { return 0; }
+    virtual Var<T> generate(Tape<T>& /*tape*/, const Matrix<T>& /*z*/) {
+        throw std::logic_error(describe() + ": is not generative (override Model::generate)");
+    }
     /// The first layer's weights, one row per code unit (drawn as filters), if it has such.
     virtual const Matrix<T>* filters() const { return nullptr; }
     /// The size of one filter tile (rows, cols); {0, 0}: a filter is input-sized (a dense layer's).

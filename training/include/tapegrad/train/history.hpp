@@ -23,6 +23,9 @@ struct EpochRecord {
     std::size_t train_mse_rows = 0;  // training rows train_mse averages; 0: not recorded (before
                                      // eval_train_rows existed: every row) or not evaluated
     double gather_seconds = 0;       // part of `seconds`: copying the batches' rows
+    // The model's loss terms over the test set when evaluated (Model::loss_terms: a VAE's
+    // reconstruction and KL), in the model's order; empty for a model without terms.
+    std::vector<std::pair<std::string, double>> test_terms{};
 
     bool evaluated() const { return train_mse.has_value(); }
 };
@@ -40,6 +43,9 @@ std::string train_mse_label(std::size_t rows, std::size_t of);
 
 // "after every 2 epochs and the last: train MSE (10000 of 60000 rows), test MSE (all 10000 rows)"
 std::string evaluation_plan(int eval_every, std::size_t train_mse_rows, std::size_t train_rows, std::size_t test_rows);
+
+// "reconstruction 90.1 + kl 11.05 = 101.15": loss terms and their sum (a VAE's −ELBO).
+std::string terms_line(const std::vector<std::pair<std::string, double>>& terms);
 
 // The last epoch of `history` that was evaluated; null if none was.
 const EpochRecord* last_evaluated(const std::vector<EpochRecord>& history);

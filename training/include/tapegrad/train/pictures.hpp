@@ -21,6 +21,11 @@ std::string draw_filters(const std::string& dir, const tg::Matrix<float>& filter
 std::string draw_reconstructions(const std::string& dir, const std::vector<tg::Matrix<float>>& rows,
                                  std::size_t image_rows, std::size_t image_cols);
 
+// `images` (one per row, in pixel units, clamped to [0, 1]) as a grid of `per_row` tiles, into
+// dir/name (a generative model's samples.png and latent-grid.png).
+std::string draw_image_grid(const std::string& dir, const char* name, const tg::Matrix<float>& images,
+                            std::size_t image_rows, std::size_t image_cols, std::size_t per_row);
+
 // Train and test MSE of the evaluated epochs (others have none: TrainerOptions::eval_every),
 // and the training objective of every epoch. `train_rows`: the training set's size, to say
 // whether the train MSE is over a subset of it.
