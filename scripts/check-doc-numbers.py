@@ -35,6 +35,8 @@ STUDY_TABLES = [
     ('code R²', None, 'takes about 12 minutes: `step_study --config all`, 5 x 557,600 epochs '
      '(the `study` row alone about 2.5 minutes)'),
     ('framework / GEMMs', None, 'Google Benchmark timings (benchmarks/bench_step_study), machine-dependent'),
+    ('relative asymmetry', None, 'takes about 13 minutes: `bash scripts/field-study.sh` (nine zoo models trained, '
+     'then their Jacobians)'),
 ]
 
 
