@@ -459,6 +459,41 @@ BOOST_AUTO_TEST_CASE(sparse_penalties_match_hand_computation) {
     }
 }
 
+// The weight decay and the linear model's "sum" penalty add what they say: lambda times the
+// squared Frobenius norms of the weights, summed here from the values (the untied decoder's
+// too). The same model without the penalty gives the rest of the loss.
+BOOST_AUTO_TEST_CASE(weight_penalties_match_hand_computation) {
+    std::mt19937_64 rng(31);
+    const Matrix<double> x = random_matrix(rng, 4, 6, 0, 1);
+    auto squares = [](const Parameter<double>& p) {
+        double s = 0;
+        for (double v : p.value) s += v * v;
+        return s;
+    };
+    auto penalty_of = [&](Model<double>& with, Model<double>& without) {
+        perturb(with, rng, 0.5);
+        const auto from = with.parameters(), to = without.parameters();
+        for (std::size_t k = 0; k < to.size(); ++k) to[k]->value = from[k]->value;
+        Tape<double> t;
+        const double penalised = scalar(with.loss(t, x));
+        t.clear();
+        return penalised - scalar(without.loss(t, x));
+    };
+    for (bool tied : {true, false}) {
+        BOOST_TEST_CONTEXT((tied ? "tied" : "untied")) {
+            const AutoencoderConfig plain{.input = 6, .code = 3, .tied = tied, .seed = 2};
+            AutoencoderConfig decayed = plain;
+            decayed.weight_decay = 0.3;
+            Autoencoder<double> with(decayed), without(plain);
+            const double added = penalty_of(with, without);
+            BOOST_TEST(added == 0.3 * (squares(with.W) + (tied ? 0.0 : squares(*with.W2))), boost::test_tools::tolerance(1e-10));
+        }
+    }
+    LinearAutoencoder<double> with({.input = 6, .code = 2, .lambda = 0.2, .seed = 2}), without({.input = 6, .code = 2, .seed = 2});
+    const double added = penalty_of(with, without);
+    BOOST_TEST(added == 0.2 * (squares(with.W1) + squares(with.W2)), boost::test_tools::tolerance(1e-10));
+}
+
 // ---- freezing -----------------------------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(frozen_weight_stays_while_the_rest_trains) {
