@@ -165,4 +165,44 @@ BOOST_AUTO_TEST_CASE(thread_count_changes_results_only_by_rounding_and_is_record
     BOOST_TEST(resumed_apart <= 1e-5);
 }
 
+// --progress: `auto` draws the bar (carriage returns, an ETA) on a terminal and plain epoch
+// lines otherwise; `bar` draws it anywhere; `none` neither. The terminal is a pseudo-terminal
+// from util-linux's `script` (bsdutils, an Essential package of Debian).
+BOOST_AUTO_TEST_CASE(progress_modes_follow_the_terminal) {
+    TempDir tmp;
+    const std::string common = synthetic_data(tmp) + "--model autoencoder --code 8 --batch 16 --epochs 2 ";
+    auto output_of = [&](const std::string& mode, bool terminal, const std::string& name) {
+        const std::string train = std::string(TAPEGRAD_TRAIN_BINARY) + " --progress " + mode + " " + common + "--out " + (tmp / name);
+        const std::string log = tmp / (name + ".log");
+        const std::string command = terminal ? "script -qec \"" + train + "\" /dev/null > '" + log + "' 2>&1"
+                                             : train + " > '" + log + "' 2>&1";
+        const int status = std::system(command.c_str());
+        BOOST_REQUIRE_MESSAGE(WIFEXITED(status) && WEXITSTATUS(status) == 0, mode << (terminal ? " on a terminal" : "") << ": status "
+                                                                                  << status << "\n" << read_bytes(log));
+        return read_bytes(log);
+    };
+    auto has_bar = [](const std::string& out) { return out.find('\r') != std::string::npos && out.find(" eta ") != std::string::npos; };
+    const std::string on_terminal = output_of("auto", true, "auto-tty");
+    BOOST_TEST(has_bar(on_terminal), on_terminal);
+    const std::string to_file = output_of("auto", false, "auto-file");
+    BOOST_TEST(!has_bar(to_file), to_file);
+    BOOST_TEST(to_file.find("epoch   2/2") != std::string::npos, to_file);
+    BOOST_TEST(has_bar(output_of("bar", false, "bar-file")));
+    BOOST_TEST(!has_bar(output_of("none", true, "none-tty")));
+}
+
+// Exit code 1, an unexpected failure: the run trains, then cannot write its checkpoint (a file
+// stands where the checkpoint directory goes); the message names the path. (An --out that
+// cannot be created at all is refused before training, as a usage error: exit 2.)
+BOOST_AUTO_TEST_CASE(a_checkpoint_that_cannot_be_written_exits_with_1_naming_it) {
+    TempDir tmp;
+    fs::create_directories(tmp.dir / "run");
+    { std::ofstream blocker(tmp.dir / "run" / "checkpoint"); blocker << "a file, not a directory\n"; }
+    const Run r = run_train(synthetic_data(tmp) + "--model autoencoder --code 8 --epochs 1 --out " + (tmp / "run"), tmp);
+    BOOST_TEST(r.code == 1, r.output);
+    BOOST_TEST(r.output.find("run/checkpoint") != std::string::npos, r.output);
+    BOOST_TEST(r.output.find("epoch   1/1") != std::string::npos, r.output);
+    BOOST_TEST(run_train(synthetic_data(tmp) + "--model autoencoder --epochs 1 --out " + (tmp / "run") + "/checkpoint/x", tmp).code == 2);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
