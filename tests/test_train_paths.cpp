@@ -101,12 +101,11 @@ BOOST_AUTO_TEST_CASE(the_conv_model_trains_on_npy_images_and_resumes_exactly) {
     BOOST_TEST(bad.output.find("rows of 64 values are not square images of 3 channel(s)") != std::string::npos, bad.output);
 }
 
-// SIGTERM sent from outside (as a job scheduler does): the run saves a checkpoint, exits with
-// 128 + 15, and resuming ends where an uninterrupted run ends.
-BOOST_AUTO_TEST_CASE(sigterm_from_outside_saves_and_exits_143) {
-    TempDir tmp;
-    const std::string common = synthetic_data(tmp) + "--model autoencoder --code 8 --batch 32 --checkpoint-every 1 ";
-    const std::string dir = tmp / "terminated";
+// Starts a long run of `train` in the background (its output in tmp/log.txt), waits until its
+// first checkpoint exists (it is training), sends it `signals` back to back, and returns its
+// wait status and output.
+std::pair<int, std::string> signalled_run(const TempDir& tmp, const std::string& common, const std::string& dir,
+                                          std::initializer_list<int> signals) {
     const std::string command = "exec " + std::string(TAPEGRAD_TRAIN_BINARY) + " --progress none " + common +
                                 "--epochs 100000 --out " + dir + " > '" + (tmp / "log.txt") + "' 2>&1";
     const pid_t pid = ::fork();
@@ -115,15 +114,23 @@ BOOST_AUTO_TEST_CASE(sigterm_from_outside_saves_and_exits_143) {
         ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
         ::_exit(127);
     }
-    // Once the first checkpoint exists the run is training; then terminate it.
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
     while (!fs::exists(fs::path(dir) / "checkpoint.json") && std::chrono::steady_clock::now() < deadline)
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    ::kill(pid, SIGTERM);
+    for (int sig : signals) ::kill(pid, sig);
     int status = 0;
     ::waitpid(pid, &status, 0);
-    const std::string log = read_bytes(tmp.dir / "log.txt");
+    return {status, read_bytes(tmp.dir / "log.txt")};
+}
+
+// SIGTERM sent from outside (as a job scheduler does): the run saves a checkpoint, exits with
+// 128 + 15, and resuming ends where an uninterrupted run ends.
+BOOST_AUTO_TEST_CASE(sigterm_from_outside_saves_and_exits_143) {
+    TempDir tmp;
+    const std::string common = synthetic_data(tmp) + "--model autoencoder --code 8 --batch 32 --checkpoint-every 1 ";
+    const std::string dir = tmp / "terminated";
+    const auto [status, log] = signalled_run(tmp, common, dir, {SIGTERM});
     BOOST_REQUIRE_MESSAGE(WIFEXITED(status) && WEXITSTATUS(status) == 143, "status " << status << "\n" << log);
     BOOST_TEST(log.find("stopped by signal 15") != std::string::npos, log);
     BOOST_TEST(log.find("resume with: train --resume") != std::string::npos, log);
@@ -163,6 +170,28 @@ BOOST_AUTO_TEST_CASE(thread_count_changes_results_only_by_rounding_and_is_record
     const double resumed_apart = parameter_difference(tmp.dir / "one", tmp.dir / "switched");
     BOOST_TEST_MESSAGE("1 thread vs 1 then 2 threads: parameters " << resumed_apart << " apart");
     BOOST_TEST(resumed_apart <= 1e-5);
+}
+
+// SIGINT from outside (Ctrl-C in another terminal, `kill -INT`): saves, says so, exits 130.
+BOOST_AUTO_TEST_CASE(sigint_from_outside_saves_and_exits_130) {
+    TempDir tmp;
+    const std::string dir = tmp / "interrupted";
+    const auto [status, log] =
+        signalled_run(tmp, synthetic_data(tmp) + "--model autoencoder --code 8 --batch 32 --checkpoint-every 1 ", dir, {SIGINT});
+    BOOST_TEST((WIFEXITED(status) && WEXITSTATUS(status) == 130), "status " << status << "\n" << log);
+    BOOST_TEST(log.find("stopped by signal 2") != std::string::npos, log);
+    BOOST_TEST(run_train("--resume " + dir + " --epochs 1", tmp).code == 0);  // the checkpoint it left is whole
+}
+
+// A second signal while the first is being handled stops at once: exit 128 + that signal, no
+// "stopped" report. (SIGINT then SIGTERM: two different signals, which the kernel does not merge
+// as it would two pending SIGINTs.)
+BOOST_AUTO_TEST_CASE(a_second_signal_stops_at_once) {
+    TempDir tmp;
+    const auto [status, log] = signalled_run(tmp, synthetic_data(tmp) + "--model autoencoder --code 8 --batch 32 --checkpoint-every 1 ",
+                                             tmp / "twice", {SIGINT, SIGTERM});
+    BOOST_TEST((WIFEXITED(status) && (WEXITSTATUS(status) == 143 || WEXITSTATUS(status) == 130)), "status " << status << "\n" << log);
+    BOOST_TEST(log.find("stopped by signal") == std::string::npos, log);
 }
 
 // --progress: `auto` draws the bar (carriage returns, an ETA) on a terminal and plain epoch
