@@ -43,11 +43,13 @@ const Matrix<float>& fashion_slice() {
 
 struct Trajectory { double first = 0, last = 0; };
 
-// A few dozen full-batch Adam steps; `last` is measured after the final update.
+// A few dozen full-batch steps of plain SGD (a wrong gradient scale changes the trajectory,
+// which Adam's per-coordinate normalisation would hide); `last` is measured after the final
+// update.
 template <class T>
-Trajectory train(Model<T>& model, const Matrix<T>& x, int steps = 30, double lr = 0.01) {
+Trajectory train(Model<T>& model, const Matrix<T>& x, double lr, int steps = 30) {
     Tape<T> tape;
-    Adam<T> opt(model.parameters(), lr);
+    SGD<T> opt(model.parameters(), lr);
     Trajectory r;
     for (int s = 0; s < steps; ++s) {
         tape.clear();
@@ -59,17 +61,21 @@ Trajectory train(Model<T>& model, const Matrix<T>& x, int steps = 30, double lr 
     }
     tape.clear();
     r.last = double(model.loss(tape, x).value()(0, 0));
-    BOOST_TEST_MESSAGE(model.describe() << ": " << r.first << " -> " << r.last);
+    BOOST_TEST_MESSAGE(model.describe() << ": " << r.first << " -> " << r.last << " (" << r.last / r.first << " of the first)");
     return r;
 }
 
-// Over seeds 1-6 and three slices of t10k, 30 steps bring every mse model to 0.28-0.39 of its
-// first loss and the cross-entropy one to 0.66-0.69 (its floor is the pixels' own entropy).
-void check_learns(Model<float>& model, double ratio = 0.5) {
-    const Trajectory r = train(model, fashion_slice());
+// 30 SGD steps at rate `lr` bring the loss to `ratio` of its first value, within 0.02: the
+// ratios were measured (2-core AVX2 EPYC, float32; deterministic, and float32 rounding on other
+// machines moves them far less than the band). The rates sit where the curves are steep: with the
+// one-layer models' reconstruction gradient doubled, the plain, sparse and denoising ratios moved
+// by 0.07 to 0.25 and failed; the contractive one, whose first loss is mostly its penalty, stayed
+// inside the band (its penalty has its own check against finite differences).
+void check_learns(Model<float>& model, double lr, double ratio) {
+    const Trajectory r = train(model, fashion_slice(), lr);
     BOOST_TEST_CONTEXT(model.describe()) {
         BOOST_TEST(std::isfinite(r.last));
-        BOOST_TEST(r.last < ratio * r.first);
+        BOOST_TEST(std::abs(r.last / r.first - ratio) <= 0.02, "ratio " << r.last / r.first << ", measured " << ratio);
     }
 }
 
@@ -122,14 +128,14 @@ BOOST_AUTO_TEST_SUITE(models)
 
 BOOST_AUTO_TEST_CASE(undercomplete_tied_learns) {
     Autoencoder<float> m(fashion_config());
-    check_learns(m);
+    check_learns(m, 0.5, 0.7194);
 }
 
 BOOST_AUTO_TEST_CASE(undercomplete_untied_learns) {
     AutoencoderConfig c = fashion_config();
     c.tied = false;
     Autoencoder<float> m(c);
-    check_learns(m);
+    check_learns(m, 0.5, 0.7878);
 }
 
 BOOST_AUTO_TEST_CASE(cross_entropy_with_sigmoid_decoder_learns) {
@@ -137,66 +143,64 @@ BOOST_AUTO_TEST_CASE(cross_entropy_with_sigmoid_decoder_learns) {
     c.sigmoid_decoder = true;
     c.loss = Reconstruction::binary_cross_entropy;
     Autoencoder<float> m(c);
-    check_learns(m, 0.8);
+    check_learns(m, 10.0, 0.7935);
 }
 
 BOOST_AUTO_TEST_CASE(sparse_l1_learns) {
     SparseAutoencoder<float> m(fashion_config(), SparsityPenalty::l1, 1e-3);
-    check_learns(m);
+    check_learns(m, 0.5, 0.7849);
 }
 
 BOOST_AUTO_TEST_CASE(sparse_kl_learns) {
     SparseAutoencoder<float> m(fashion_config(), SparsityPenalty::kl, 0.01, 0.05);
-    check_learns(m);
+    check_learns(m, 0.5, 0.7093);
 }
 
 BOOST_AUTO_TEST_CASE(denoising_masking_learns) {
     DenoisingAutoencoder<float> m(fashion_config(), Corruption{Corruption::Kind::masking, 0.25, 7});
-    check_learns(m);
+    check_learns(m, 0.5, 0.7183);
 }
 
 BOOST_AUTO_TEST_CASE(denoising_gaussian_learns) {
     DenoisingAutoencoder<float> m(fashion_config(), Corruption{Corruption::Kind::gaussian, 0.1, 7});
-    check_learns(m);
+    check_learns(m, 0.5, 0.7189);
 }
 
 BOOST_AUTO_TEST_CASE(contractive_learns) {
     ContractiveAutoencoder<float> m(fashion_config(), 0.1);
-    check_learns(m);
+    check_learns(m, 0.5, 0.3649);
 }
 
 BOOST_AUTO_TEST_CASE(stacked_learns) {
     for (bool tied : {true, false}) {
         StackedAutoencoder<float> m({784, 32, 16}, Activation::sigmoid, tied, false, 5);
-        check_learns(m);
+        check_learns(m, 0.5, tied ? 0.6752 : 0.6591);
     }
 }
 
 // The energy models learn by score matching like the denoising one (noise σ 0.1 here; the
-// softplus energy's 30 steps retrace the Gaussian denoising model's above to the printed digits,
-// 0.219599 -> 0.0701193: same seeds, same noise, the same model derived).
+// softplus energy retraces the Gaussian denoising model's trajectory above, 0.7189: same seeds,
+// same noise, the same model derived).
 BOOST_AUTO_TEST_CASE(energy_learns) {
     for (EnergyKind kind : {EnergyKind::softplus, EnergyKind::quadratic}) {
         EnergyAutoencoder<float> m({.sizes = {784, 16}, .kind = kind, .sigma = 0.1, .seed = 5});
-        check_learns(m);
+        check_learns(m, 0.5, kind == EnergyKind::softplus ? 0.7189 : 0.4724);
     }
     EnergyAutoencoder<float> deep({.sizes = {784, 32, 16}, .sigma = 0.1, .seed = 5});
-    check_learns(deep);
+    check_learns(deep, 0.5, 0.5483);
 }
 
-// −ELBO in nats per image: 546 -> 294 (0.54) in 30 steps; like the cross-entropy model's, its
-// floor is the pixels' own entropy, so the bound is looser.
+// −ELBO in nats per image, 546 -> 406: a per-example sum, so a small rate.
 BOOST_AUTO_TEST_CASE(vae_learns) {
     VariationalAutoencoder<float> m({.input = 784, .hidden = 64, .code = 8, .seed = 5});
-    check_learns(m, 0.7);
+    check_learns(m, 0.01, 0.7443);
 }
 
-// 30 full-batch steps take the tied relu conv model to 0.60 of its first loss (0.214 -> 0.129;
-// the untied one to 0.27): slower than the dense models, so the bound is looser.
+// The conv models at rate 0.5 (at 2 they diverge): 0.214 -> 0.128.
 BOOST_AUTO_TEST_CASE(conv_learns) {
     for (bool tied : {true, false}) {
         ConvAutoencoder<float> m(ConvAutoencoderConfig{.channels = {4, 8}, .code = 16, .tied = tied, .seed = 5});
-        check_learns(m, 0.75);
+        check_learns(m, 0.5, tied ? 0.5983 : 0.5954);
     }
 }
 
@@ -523,7 +527,7 @@ BOOST_AUTO_TEST_CASE(frozen_weight_stays_while_the_rest_trains) {
         std::vector<Matrix<double>> before;
         for (Parameter<double>* p : m.parameters()) before.push_back(p->value);
         std::mt19937_64 rng(1);
-        train<double>(m, random_matrix(rng, 8, 20, 0, 1), 5, 0.01);
+        train<double>(m, random_matrix(rng, 8, 20, 0, 1), 0.5, 5);
         const auto ps = m.parameters();
         for (std::size_t k = 0; k < ps.size(); ++k)
             BOOST_TEST_CONTEXT((tied ? "tied " : "untied ") << ps[k]->name) {
