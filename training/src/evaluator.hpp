@@ -49,11 +49,10 @@ public:
     /// A generative model's decoded draws from the prior N(0, I): `count` codes from the
     /// counter-based generator (key 0: the same draws for every run of a model).
     Matrix<T> prior_samples(models::Model<T>& model, std::size_t count) {
-        Matrix<T> z = Matrix<T>::from_shape({count, model.latent_size()});
-        z.fill(T(0));
         ids_.resize(count);
         std::iota(ids_.begin(), ids_.end(), std::uint64_t{0});
-        random::add_gaussian_rows(z, ids_, 0, 0, 1.0, z);
+        Matrix<T> z;
+        random::standard_normal_rows<T>(ids_, 0, 0, model.latent_size(), z);
         return decoded(model, z);
     }
 

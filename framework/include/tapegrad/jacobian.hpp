@@ -72,9 +72,7 @@ std::vector<Var<T>> hvp(Var<T> loss, const std::vector<Var<T>>& wrt, const std::
 template <class T>
 void unit_sphere_rows(std::span<const std::uint64_t> sample_ids, std::uint64_t seed, std::uint64_t epoch,
                       std::size_t units, Matrix<T>& out) {
-    ensure_shape(out, Shape{sample_ids.size(), units});
-    std::fill(out.begin(), out.end(), T(0));
-    random::add_gaussian_rows(out, sample_ids, seed, epoch, 1.0, out);
+    random::standard_normal_rows(sample_ids, seed, epoch, units, out);
     for (std::size_t r = 0; r < sample_ids.size(); ++r) {
         T* row = out.data() + r * units;
         double norm = 0;

@@ -542,6 +542,16 @@ void add_gaussian_rows(const Matrix<T>& x, std::span<const std::uint64_t> sample
     });
 }
 
+/// Standard normal draws, rows x cols (out is resized): the noise add_gaussian_rows adds at
+/// sigma 1, keyed by (seed, epoch, sample id, column). A VAE's ε, prior samples, random directions.
+template <class T>
+void standard_normal_rows(std::span<const std::uint64_t> sample_ids, std::uint64_t seed, std::uint64_t epoch,
+                          std::size_t cols, Matrix<T>& out) {
+    if (out.shape()[0] != sample_ids.size() || out.shape()[1] != cols) out.resize({sample_ids.size(), cols});
+    std::fill(out.begin(), out.end(), T(0));
+    add_gaussian_rows(out, sample_ids, seed, epoch, 1.0, out);
+}
+
 /// The epoch's order of n samples: a Fisher-Yates shuffle driven by Philox (layout above), the
 /// same with every standard library. Reuses out's capacity. n must not exceed 2^32.
 inline void permutation(std::size_t n, std::uint64_t seed, std::uint64_t epoch, std::vector<std::size_t>& out) {

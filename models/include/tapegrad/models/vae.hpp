@@ -61,9 +61,7 @@ public:
     std::array<Var<T>, 2> elbo_terms(Tape<T>& t, const Batch<T>& batch) {
         const Matrix<T>& x = batch.x;
         const Posterior q = encode(t, t.constant(x, "x"));
-        ensure_shape(epsilon, Shape{x.shape()[0], config.code});
-        std::fill(epsilon.begin(), epsilon.end(), T(0));
-        random::add_gaussian_rows(epsilon, batch.ids(default_ids), config.noise_seed, batch.epoch, 1.0, epsilon);
+        random::standard_normal_rows(batch.ids(default_ids), config.noise_seed, batch.epoch, config.code, epsilon);
         const Var<T> z = q.mean + exp(0.5 * q.log_variance) * t.constant(epsilon, "epsilon");
         const Var<T> out = decoder_output(t, z);
         const double d = double(config.input), per_example = 1.0 / double(x.shape()[0]);
