@@ -9,7 +9,9 @@
 
 #include <tapegrad/models/all.hpp>
 #include <tapegrad/train/config.hpp>
+#include <tapegrad/train/data.hpp>
 #include <tapegrad/train/registry.hpp>
+#include <tapegrad/train/trainer.hpp>
 
 #include <functional>
 #include <map>
@@ -165,7 +167,9 @@ void expect_coverage(const std::string& kind, const std::vector<train::OptionSpe
 // The set survives the configuration's round trip through a checkpoint's JSON.
 void expect_recorded(const train::RunConfig& config, const json& given, const std::string& section) {
     const train::RunConfig back = train::config_from_json(train::to_json(config), "test");
-    const json& stored = section == "model" ? back.model_options.json() : back.optimizer_options.json();
+    const json& stored = section == "model"       ? back.model_options.json()
+                         : section == "optimizer" ? back.optimizer_options.json()
+                                                  : back.training.json();
     for (const auto& [key, value] : given.items()) BOOST_TEST(stored.at(key) == value, section << " option " << key);
 }
 
@@ -211,6 +215,47 @@ BOOST_AUTO_TEST_CASE(every_optimizer_option_reaches_the_optimizer) {
             expect_recorded(config, set, "optimizer");
         }
     }
+}
+
+// The run's own options reach the Trainer (trainer_options) or the data pipeline
+// (data_source); dtype picks the instantiation (RunConfig::float64; test_train_paths.cpp's
+// float64 run checkpoints float64 arrays). Found this way: --eval-every and --eval-train-rows
+// were recorded in the configuration but never reached the Trainer `train` built (the
+// binary's check is in test_train_eval.cpp).
+BOOST_AUTO_TEST_CASE(every_training_option_reaches_the_trainer_or_the_data) {
+    const json set{{"epochs", 7},           {"batch", 33},           {"seed", "12345678901234567890"},
+                   {"dtype", "float64"},    {"lr_schedule", "cosine"}, {"clip_grad_norm", 2.5},
+                   {"data_dir", "/d"},      {"train_npy", "a.npy"},  {"test_npy", "b.npy"},
+                   {"train_labels_npy", "c.npy"}, {"test_labels_npy", "d.npy"},
+                   {"limit", 100},          {"test_limit", 50},      {"eval_every", 3},
+                   {"eval_train_rows", 500}};
+    expect_coverage("training", train::training_options(), {set});
+    const train::RunConfig config = train::resolve_config("autoencoder", json::object(), "adam", json::object(), set);
+    const train::TrainerOptions o = train::trainer_options(config);
+    const train::DataSource d = train::data_source(config);
+    const std::map<std::string, json> held{
+        {"epochs", o.epochs},
+        {"batch", o.batch},
+        {"seed", o.seed == train::shuffle_seed(12345678901234567890ull) ? set.at("seed") : json(o.seed)},
+        {"dtype", config.float64() ? "float64" : "float32"},
+        {"lr_schedule", o.lr_schedule == train::LrSchedule::cosine ? "cosine" : "constant"},
+        {"clip_grad_norm", o.clip_grad_norm},
+        {"data_dir", d.data_dir},
+        {"train_npy", d.train_npy},
+        {"test_npy", d.test_npy},
+        {"train_labels_npy", d.train_labels_npy},
+        {"test_labels_npy", d.test_labels_npy},
+        {"limit", d.limit},
+        {"test_limit", d.test_limit},
+        {"eval_every", o.eval_every},
+        {"eval_train_rows", o.eval_train_rows}};
+    for (const auto& [key, value] : set.items()) {
+        const auto h = held.find(key);
+        BOOST_REQUIRE_MESSAGE(h != held.end(), "no check for training option --" << key);
+        BOOST_TEST(h->second == value, "--" << key);
+    }
+    BOOST_TEST(o.config == train::to_json(config), "the Trainer keeps the whole configuration for its records");
+    expect_recorded(config, set, "training");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

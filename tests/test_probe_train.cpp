@@ -96,8 +96,9 @@ BOOST_AUTO_TEST_CASE(baselines_raw_pixels_and_pca_codes) {
     BOOST_REQUIRE_EQUAL(run_train(data.args + "--model pixels --probe --out " + (tmp / "pixels"), tmp).code, 0);
     BOOST_TEST(read_json(tmp.dir / "pixels" / "probe.json").at("dimensions").get<int>() == 64);
     BOOST_TEST(probe_accuracy(tmp.dir / "pixels") >= 0.9);
-    BOOST_REQUIRE_EQUAL(run_train(data.args + "--model pca --code 4 --probe --out " + (tmp / "pca"), tmp).code, 0);
+    BOOST_REQUIRE_EQUAL(run_train(data.args + "--model pca --code 4 --probe --probe-epochs 7 --out " + (tmp / "pca"), tmp).code, 0);
     BOOST_TEST(read_json(tmp.dir / "pca" / "probe.json").at("dimensions").get<int>() == 4);
+    BOOST_TEST(read_json(tmp.dir / "pca" / "probe.json").at("epochs").get<int>() == 7);  // --probe-epochs reached it
     BOOST_TEST(probe_accuracy(tmp.dir / "pca") >= 0.9);
     // Without --probe the pixels "model" has nothing to do, and says so.
     const Run idle = run_train(data.args + "--model pixels --out " + (tmp / "idle"), tmp);

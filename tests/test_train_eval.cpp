@@ -214,12 +214,25 @@ BOOST_AUTO_TEST_CASE(evaluation_options_are_recorded_changeable_on_resume_and_ch
     write_synthetic(tmp);
     const std::string data = "--train-npy " + (tmp / "train.npy") + " --test-npy " + (tmp / "test.npy") + " --code 4 ";
     const std::string dir = tmp / "run";
-    BOOST_REQUIRE_EQUAL(run_train(data + "--epochs 1 --eval-every 2 --eval-train-rows 100 --out " + dir, tmp).code, 0);
+    BOOST_REQUIRE_EQUAL(run_train(data + "--epochs 3 --eval-every 2 --eval-train-rows 100 --out " + dir, tmp).code, 0);
     const nlohmann::json training = read_json(fs::path(dir) / "metrics.json").at("config").at("training");
     BOOST_TEST(training.at("eval_every").get<int>() == 2);
     BOOST_TEST(training.at("eval_train_rows").get<int>() == 100);
-    BOOST_REQUIRE_EQUAL(run_train("--resume " + dir + " --epochs 2 --eval-every 3 --eval-train-rows 0", tmp).code, 0);
+    // ... and the binary's Trainer did what they say: epochs 2 and 3 (the last) evaluated, on 100 rows
+    const auto evaluated = [&] {
+        std::vector<int> epochs;
+        const nlohmann::json checkpoint = read_json(fs::path(dir) / "checkpoint.json");
+        for (const nlohmann::json& e : checkpoint.at("history"))
+            if (!e.at("train_mse").is_null()) {
+                epochs.push_back(e.at("epoch").get<int>());
+                BOOST_TEST(e.at("train_mse_rows").get<std::size_t>() == (epochs.back() <= 3 ? 100u : 300u));
+            }
+        return epochs;
+    };
+    BOOST_TEST(evaluated() == (std::vector<int>{2, 3}), boost::test_tools::per_element());
+    BOOST_REQUIRE_EQUAL(run_train("--resume " + dir + " --epochs 7 --eval-every 3 --eval-train-rows 0", tmp).code, 0);
     BOOST_TEST(read_json(fs::path(dir) / "checkpoint.json").at("config").at("training").at("eval_every").get<int>() == 3);
+    BOOST_TEST(evaluated() == (std::vector<int>{2, 3, 6, 7}), boost::test_tools::per_element());
 
     const std::vector<std::pair<std::string, std::string>> cases{
         {"--eval-every 0", "--eval-every must be at least 1, got 0"},

@@ -1,5 +1,7 @@
 #include "cli.hpp"
 
+#include <fmt/core.h>
+
 #include <CLI/CLI.hpp>
 
 #include <charconv>
@@ -12,21 +14,20 @@ using tg::train::OptionSpec;
 using tg::train::OptionType;
 using tg::train::UsageError;
 
-const char* const kExitCodes = R"(
+const char* const kOutputHelp = R"(
 Every run reports the same measure for comparison: the per-pixel MSE of the clean
 reconstruction on the training set (10,000 rows of it by default: --eval-train-rows) and
 on the whole test set, after every epoch (--eval-every) and always after the last.
 
 Output (in --out): checkpoint.json + checkpoint/*.npy (complete or absent), metrics.json,
 filters.png, reconstructions.png, loss.png.
+)";
 
-Exit codes:
-  0    success
-  1    unexpected failure (e.g. the output cannot be written)
-  2    bad command line: unknown option, invalid value, missing file, resume conflict
-  3    corrupt or unreadable data or checkpoint file (the message names it)
-  4    the loss became NaN/Inf; the last good checkpoint is kept
-  130  interrupted by SIGINT after saving a checkpoint (143 for SIGTERM))";
+std::string exit_codes_help() {
+    std::string text = "\nExit codes:\n";
+    for (const auto& [code, meaning] : kExitCodeMeanings) text += fmt::format("  {:<4} {}\n", int(code), meaning);
+    return text;
+}
 
 enum class Section { model, optimizer, training };
 
@@ -104,13 +105,14 @@ int parse_command_line(int argc, char** argv, CommandLine& cl) {
     for (const auto& k : tg::train::model_kinds()) kinds_help += "  " + k.name + std::string(14 - k.name.size(), ' ') + k.summary + "\n";
     kinds_help += "Optimizers:\n";
     for (const auto& k : tg::train::optimizer_kinds()) kinds_help += "  " + k.name + std::string(14 - k.name.size(), ' ') + k.summary + "\n";
-    app.footer(kinds_help + kExitCodes);
+    app.footer(kinds_help + kOutputHelp + exit_codes_help());
 
-    std::string model_name = "autoencoder", optimizer_name = "adam";
-    CLI::Option* model_opt = app.add_option("--model", model_name, "model kind (default autoencoder)")
+    const tg::train::RunConfig default_run;
+    std::string model_name = default_run.model, optimizer_name = default_run.optimizer;
+    CLI::Option* model_opt = app.add_option("--model", model_name, "model kind (default " + default_run.model + ")")
                                  ->group("Model")
                                  ->check(CLI::IsMember(tg::train::model_kind_names()));
-    CLI::Option* optimizer_opt = app.add_option("--optimizer", optimizer_name, "optimizer (default adam)")
+    CLI::Option* optimizer_opt = app.add_option("--optimizer", optimizer_name, "optimizer (default " + default_run.optimizer + ")")
                                      ->group("Optimizer")
                                      ->check(CLI::IsMember(tg::train::optimizer_kind_names()));
 
@@ -217,23 +219,28 @@ void check_applies(const nlohmann::json& given, const std::vector<OptionSpec>& s
     }
 }
 
-// A resumed run keeps its configuration: an explicit option must agree with the checkpoint.
-void check_agrees(const nlohmann::json& given, const nlohmann::json& saved, const std::vector<std::string>& changeable) {
+// A resumed run keeps its configuration: an explicit option must agree with the checkpoint,
+// unless its declaration says it may change (OptionSpec::resumable).
+void check_agrees(const nlohmann::json& given, const nlohmann::json& saved, const std::vector<OptionSpec>& specs) {
+    std::string changeable;
+    for (const OptionSpec& s : specs)
+        if (s.resumable) changeable += (changeable.empty() ? "" : ", ") + s.flag();
     for (const auto& [key, value] : given.items()) {
-        if (std::find(changeable.begin(), changeable.end(), key) != changeable.end()) continue;
+        const auto spec = std::find_if(specs.begin(), specs.end(), [&](const OptionSpec& s) { return s.key == key; });
+        if (spec != specs.end() && spec->resumable) continue;
         if (saved.contains(key) && saved.at(key) != value)
             throw UsageError(flag_of(key) + " " + value.dump() + " contradicts the checkpoint's " +
-                             saved.at(key).dump() +
-                             ": a resumed run keeps its configuration (only --epochs, the data location and the "
-                             "evaluation options may change)");
+                             saved.at(key).dump() + ": a resumed run keeps its configuration (only " +
+                             (changeable.empty() ? "the run options" : changeable) + " may change)");
     }
 }
 
 }  // namespace
 
 tg::train::RunConfig make_config(const CommandLine& cl, const tg::train::RunConfig* saved) {
-    const std::string model = cl.model.value_or(saved ? saved->model : "autoencoder");
-    const std::string optimizer = cl.optimizer.value_or(saved ? saved->optimizer : "adam");
+    const tg::train::RunConfig defaults;
+    const std::string model = cl.model.value_or(saved ? saved->model : defaults.model);
+    const std::string optimizer = cl.optimizer.value_or(saved ? saved->optimizer : defaults.optimizer);
     check_applies(cl.model_options, tg::train::model_kind(model).options, "--model", model);
     check_applies(cl.optimizer_options, tg::train::optimizer_kind(optimizer).options, "--optimizer", optimizer);
     if (!saved) return tg::train::resolve_config(model, cl.model_options, optimizer, cl.optimizer_options, cl.training);
@@ -241,15 +248,12 @@ tg::train::RunConfig make_config(const CommandLine& cl, const tg::train::RunConf
     if (model != saved->model) throw UsageError("--model " + model + " contradicts the checkpoint's " + saved->model);
     if (optimizer != saved->optimizer)
         throw UsageError("--optimizer " + optimizer + " contradicts the checkpoint's " + saved->optimizer);
-    check_agrees(cl.model_options, saved->model_options.json(), {});
-    check_agrees(cl.optimizer_options, saved->optimizer_options.json(), {});
-    // Evaluation reads the model and never changes it, so its options may change too.
-    const std::vector<std::string> changeable{"epochs",          "data_dir",        "train_npy",  "test_npy",
-                                              "train_labels_npy", "test_labels_npy", "eval_every", "eval_train_rows"};
-    check_agrees(cl.training, saved->training.json(), changeable);
+    check_agrees(cl.model_options, saved->model_options.json(), tg::train::model_kind(model).options);
+    check_agrees(cl.optimizer_options, saved->optimizer_options.json(), tg::train::optimizer_kind(optimizer).options);
+    check_agrees(cl.training, saved->training.json(), tg::train::training_options());
     nlohmann::json training = saved->training.json();
-    for (const std::string& key : changeable)
-        if (cl.training.contains(key)) training[key] = cl.training.at(key);
+    for (const OptionSpec& s : tg::train::training_options())
+        if (s.resumable && cl.training.contains(s.key)) training[s.key] = cl.training.at(s.key);
     return tg::train::resolve_config(model, saved->model_options.json(), optimizer, saved->optimizer_options.json(), training);
 }
 

@@ -8,17 +8,26 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 
 namespace train_tool {
 
-// Process exit codes (also listed in --help).
+// Process exit codes, and what each means (--help lists this table).
 enum ExitCode : int {
     kExitOk = 0,
-    kExitFailure = 1,       // anything unexpected (e.g. the output directory cannot be written)
-    kExitUsage = 2,         // bad command line: unknown flag, invalid value, missing file
-    kExitCorruptData = 3,   // a data or checkpoint file is malformed or unreadable
-    kExitDiverged = 4,      // the loss became NaN/Inf; the last good checkpoint is kept
-    kExitInterrupted = 130  // SIGINT (128 + 2): a checkpoint was saved; SIGTERM gives 143
+    kExitFailure = 1,
+    kExitUsage = 2,
+    kExitCorruptData = 3,
+    kExitDiverged = 4,
+    kExitInterrupted = 130  // 128 + SIGINT; SIGTERM gives 143
+};
+inline constexpr std::pair<ExitCode, const char*> kExitCodeMeanings[] = {
+    {kExitOk, "success"},
+    {kExitFailure, "unexpected failure (e.g. the output cannot be written)"},
+    {kExitUsage, "bad command line: unknown option, invalid value, missing file, resume conflict"},
+    {kExitCorruptData, "corrupt or unreadable data or checkpoint file (the message names it)"},
+    {kExitDiverged, "the loss became NaN/Inf; the last good checkpoint is kept"},
+    {kExitInterrupted, "interrupted by SIGINT after saving a checkpoint (143 for SIGTERM)"},
 };
 
 // Not part of the run's identity: may differ between a run and its resumption.

@@ -57,17 +57,11 @@ tt::ProbeOptions probe_options(const RunOptions& run) {
 template <class T>
 int train_as(Processes& processes, const tt::RunConfig& config, const RunOptions& run, tt::Data& data,
              const nlohmann::json* resume) {
-    const tt::OptionValues& t = config.training;
     check_ranks_agree(processes.world(), config, data);
     const tg::Matrix<T> train = tt::take_as<T>(std::move(data.train)), test = tt::take_as<T>(std::move(data.test));
-    auto model = tt::make_model<T>(config.model_kind(), config.model_options, train.shape()[1], t.seed("seed"));
+    auto model = tt::make_model<T>(config.model_kind(), config.model_options, train.shape()[1], config.training.seed("seed"));
     auto optimizer = tt::make_optimizer<T>(config.optimizer_kind(), config.optimizer_options, model->parameters());
-    tt::TrainerOptions o;
-    o.epochs = int(t.integer("epochs"));
-    o.batch = t.integer("batch");
-    o.seed = tt::shuffle_seed(t.seed("seed"));
-    o.lr_schedule = t.text("lr_schedule") == "cosine" ? tt::LrSchedule::cosine : tt::LrSchedule::constant;
-    o.clip_grad_norm = t.real("clip_grad_norm");
+    tt::TrainerOptions o = tt::trainer_options(config);
     o.out = run.out;
     o.checkpoint_every = run.checkpoint_every;
     o.anomaly = run.anomaly;
@@ -76,10 +70,7 @@ int train_as(Processes& processes, const tt::RunConfig& config, const RunOptions
     o.image_rows = data.image_rows;
     o.image_cols = data.image_cols;
     o.stop_after_steps = run.stop_after_steps;
-    o.config = tt::to_json(config);
     o.command_line = run.command_line;
-    o.title = config.model;
-    o.summary = config.optimizer + ", seed " + std::to_string(t.seed("seed"));
     o.communicator = &processes.world();
     tt::Trainer<T> trainer(*model, *optimizer, train, test, o);
     if (resume) trainer.restore(*resume, run.resume);
@@ -144,7 +135,6 @@ int main(int argc, char** argv) {
             throw tt::UsageError("--out " + cl.run.out + ": cannot create the directory (" + ec.message() + ")");
         tg::set_num_threads(cl.run.threads);
 
-        const tt::OptionValues& t = config.training;
         const tt::DataSource source = tt::data_source(config);
         tt::Data data;
         try {
@@ -153,7 +143,7 @@ int main(int argc, char** argv) {
             return fail(processes, kExitCorruptData, e.what());  // the file exists (checked) but cannot be read
         }
         tt::install_stop_handlers();
-        const bool float64 = t.text("dtype") == "float64";
+        const bool float64 = config.float64();
         if (processes.leader())
             for (const std::string& note : data.notes) fmt::print("note       {}\n", note);
         if (cl.run.probe && data.classes == 0)  // say so before training, not after

@@ -1,41 +1,53 @@
 #include "tapegrad/train/config.hpp"
 
 #include "tapegrad/train/checkpoint.hpp"
+#include "tapegrad/train/trainer.hpp"
 
 #include <filesystem>
 
 namespace tg::train {
 
 const std::vector<OptionSpec>& training_options() {
-    static const std::vector<OptionSpec> specs = [] {
-        std::vector<OptionSpec> s{
-            integer_option("epochs", 10, "epochs in total (a resumed run continues up to this)", 1, 1u << 30),
-            integer_option("batch", 64, "minibatch size", 1, std::size_t(1) << 32),
-            seed_option("seed", 1, "seed for initialisation, shuffling and noise"),
-            choice_option("dtype", "float32", "floating-point type", {"float32", "float64"}),
-            choice_option("lr_schedule", "constant",
-                          "constant, or cosine: decays the rate to 0 over all --epochs (a resumed run then needs the same --epochs)",
-                          {"constant", "cosine"}),
-            real_option("clip_grad_norm", 0, "rescale gradients to at most this joint L2 norm (0: off)", 0),
-            text_option("data_dir", "", "directory of the Fashion-MNIST IDX files (default: the Debian package's)"),
-            text_option("train_npy", "", "training data as an N x D .npy file (float32 or float64, C or Fortran order), instead of Fashion-MNIST"),
-            text_option("test_npy", "", "test data as an M x D .npy file, as --train-npy (with --train-npy)"),
-            text_option("train_labels_npy", "", "class labels of --train-npy's rows (an integer .npy; for --probe)"),
-            text_option("test_labels_npy", "", "class labels of --test-npy's rows (an integer .npy; for --probe)"),
-            integer_option("limit", 0, "use only the first N training rows (0: all)"),
-            integer_option("test_limit", 0, "use only the first N test rows (0: all)"),
-            // Evaluation reads the model only: a resumed run may change these (train's cli.cpp).
-            integer_option("eval_every", 1, "compute the train and test MSE after every N-th epoch (always after the last, and at a stop)",
-                           1, 1u << 30),
-            integer_option("eval_train_rows", 10000,
-                           "the train MSE over N training rows spread evenly over the set, the same every epoch (0: all "
-                           "rows); the test MSE always uses every test row",
-                           0, std::size_t(1) << 32),
-        };
-        for (std::size_t i = 0; i < s.size(); ++i)
-            s[i].group = i < 6 ? "Training" : i < 13 ? "Data" : "Evaluation (may differ when resuming)";
-        return s;
-    }();
+    static const std::vector<OptionSpec> specs =
+        in_group("Training",
+                 {integer_option("epochs", 10, "epochs in total (a resumed run continues up to this)", 1, 1u << 30)
+                      .may_change_on_resume(),
+                  integer_option("batch", 64, "minibatch size", 1, std::size_t(1) << 32),
+                  seed_option("seed", 1, "seed for initialisation, shuffling and noise"),
+                  choice_option("dtype", "float32", "floating-point type", {"float32", "float64"}),
+                  choice_option("lr_schedule", "constant",
+                                "constant, or cosine: decays the rate to 0 over all --epochs (a resumed run then needs "
+                                "the same --epochs)",
+                                {"constant", "cosine"}),
+                  real_option("clip_grad_norm", 0, "rescale gradients to at most this joint L2 norm (0: off)", 0)}) +
+        // Where the data is may change on resume (a moved directory), which rows are used not.
+        in_group("Data",
+                 {text_option("data_dir", "", "directory of the Fashion-MNIST IDX files (default: the Debian package's)")
+                      .may_change_on_resume(),
+                  text_option("train_npy", "",
+                              "training data as an N x D .npy file (float32 or float64, C or Fortran order), instead of "
+                              "Fashion-MNIST")
+                      .may_change_on_resume(),
+                  text_option("test_npy", "", "test data as an M x D .npy file, as --train-npy (with --train-npy)")
+                      .may_change_on_resume(),
+                  text_option("train_labels_npy", "", "class labels of --train-npy's rows (an integer .npy; for --probe)")
+                      .may_change_on_resume(),
+                  text_option("test_labels_npy", "", "class labels of --test-npy's rows (an integer .npy; for --probe)")
+                      .may_change_on_resume(),
+                  integer_option("limit", 0, "use only the first N training rows (0: all)"),
+                  integer_option("test_limit", 0, "use only the first N test rows (0: all)")}) +
+        // Evaluation reads the model only: any value trains the same bits.
+        in_group("Evaluation (may differ when resuming)",
+                 {integer_option("eval_every", 1,
+                                 "compute the train and test MSE after every N-th epoch (always after the last, and at "
+                                 "a stop)",
+                                 1, 1u << 30)
+                      .may_change_on_resume(),
+                  integer_option("eval_train_rows", 10000,
+                                 "the train MSE over N training rows spread evenly over the set, the same every epoch "
+                                 "(0: all rows); the test MSE always uses every test row",
+                                 0, std::size_t(1) << 32)
+                      .may_change_on_resume()});
     return specs;
 }
 
@@ -54,6 +66,22 @@ RunConfig resolve_config(const std::string& model, const nlohmann::json& model_o
     if (c.training.text("train_npy").empty() != c.training.text("test_npy").empty())
         throw UsageError(where + "--train-npy and --test-npy go together");
     return c;
+}
+
+TrainerOptions trainer_options(const RunConfig& c) {
+    const OptionValues& t = c.training;
+    TrainerOptions o;
+    o.epochs = int(t.integer("epochs"));
+    o.batch = t.integer("batch");
+    o.seed = shuffle_seed(t.seed("seed"));
+    o.lr_schedule = t.text("lr_schedule") == "cosine" ? LrSchedule::cosine : LrSchedule::constant;
+    o.clip_grad_norm = t.real("clip_grad_norm");
+    o.eval_every = int(t.integer("eval_every"));
+    o.eval_train_rows = t.integer("eval_train_rows");
+    o.config = to_json(c);
+    o.title = c.model;
+    o.summary = c.optimizer + ", seed " + std::to_string(t.seed("seed"));
+    return o;
 }
 
 nlohmann::json to_json(const RunConfig& c) {

@@ -168,6 +168,11 @@ OptionSpec seed_option(std::string key, std::uint64_t default_value, std::string
     return make_spec(std::move(key), OptionType::seed, std::to_string(default_value), std::move(help));
 }
 
+std::vector<OptionSpec> in_group(const std::string& group, std::vector<OptionSpec> specs) {
+    for (OptionSpec& s : specs) s.group = group;
+    return specs;
+}
+
 std::vector<OptionSpec> operator+(std::vector<OptionSpec> a, const std::vector<OptionSpec>& b) {
     a.insert(a.end(), b.begin(), b.end());
     return a;

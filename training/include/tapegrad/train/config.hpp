@@ -26,7 +26,17 @@ struct RunConfig {
 
     const ModelKind& model_kind() const { return tg::train::model_kind(model); }
     const OptimizerKind& optimizer_kind() const { return tg::train::optimizer_kind(optimizer); }
+    bool float64() const { return training.text("dtype") == "float64"; }
 };
+
+struct TrainerOptions;  // trainer.hpp
+
+/// The Trainer's settings that a configuration names: epochs, batch, the shuffling seed, the
+/// rate schedule, clipping, the evaluation options, and the configuration itself (kept in
+/// checkpoints and metrics). The caller adds what is not part of the run (where to write,
+/// progress, pictures, the communicator). The one place where training_options() become a
+/// Trainer's: tests/test_options_reach.cpp checks every declared option arrives.
+TrainerOptions trainer_options(const RunConfig& c);
 
 /// Resolves the given option objects (missing keys take their defaults) and checks every value
 /// and every cross-option rule. `where` prefixes messages (e.g. the checkpoint's path).

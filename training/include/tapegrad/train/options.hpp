@@ -43,6 +43,11 @@ struct OptionSpec {
     std::size_t max_items = 0;         ///< integer_list: at most this many (0: no limit)
     std::string negation;              ///< flag: the name of its "off" flag (e.g. untied)
     std::string group;                 ///< heading in --help
+    /// A resumed run may change it (the epoch budget, where the data is, how often to evaluate):
+    /// it never changes what the finished run's parameters are, epoch for epoch.
+    bool resumable = false;
+
+    OptionSpec& may_change_on_resume() { resumable = true; return *this; }
 
     std::string flag() const;
     /// "in [0, 1)", "at least 1", "one of a|b|c"...: the constraint in words, empty if none.
@@ -62,6 +67,9 @@ OptionSpec flag_option(std::string key, bool default_value, std::string help, st
 OptionSpec integer_list_option(std::string key, std::vector<std::size_t> default_value, std::string help,
                                std::size_t min, std::size_t max, std::size_t max_items);
 OptionSpec seed_option(std::string key, std::uint64_t default_value, std::string help);
+
+/// The specs with their --help heading set to `group`.
+std::vector<OptionSpec> in_group(const std::string& group, std::vector<OptionSpec> specs);
 
 /// Concatenates option lists (a model kind = the shared autoencoder options + its own).
 std::vector<OptionSpec> operator+(std::vector<OptionSpec> a, const std::vector<OptionSpec>& b);
