@@ -1,4 +1,4 @@
-# cmake -DBUILD_DIR=<tapegrad build> -DWORK_DIR=<scratch> -DCONSUMER_DIR=<this folder> -P run.cmake
+# cmake -DBUILD_DIR=<tapegrad build> -DWORK_DIR=<scratch> -DCONSUMER_DIR=<this folder> -DCXX_COMPILER=<c++> -P run.cmake
 file(REMOVE_RECURSE ${WORK_DIR})
 file(MAKE_DIRECTORY ${WORK_DIR}/run)
 function(step)
@@ -9,6 +9,7 @@ function(step)
   endif()
 endfunction()
 step(${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${WORK_DIR}/prefix)
-step(${CMAKE_COMMAND} -S ${CONSUMER_DIR} -B ${WORK_DIR}/build -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix)
+step(${CMAKE_COMMAND} -S ${CONSUMER_DIR} -B ${WORK_DIR}/build -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix
+     -DCMAKE_CXX_COMPILER=${CXX_COMPILER})
 step(${CMAKE_COMMAND} --build ${WORK_DIR}/build)
 step(${WORK_DIR}/build/consumer ${WORK_DIR}/run)

@@ -225,7 +225,9 @@ void check_agrees(const nlohmann::json& given, const nlohmann::json& saved, cons
     std::string changeable;
     for (const OptionSpec& s : specs)
         if (s.resumable) changeable += (changeable.empty() ? "" : ", ") + s.flag();
-    for (const auto& [key, value] : given.items()) {
+    for (const auto& item : given.items()) {
+        const std::string& key = item.key();  // not a structured binding: clang 14 cannot capture one
+        const nlohmann::json& value = item.value();
         const auto spec = std::find_if(specs.begin(), specs.end(), [&](const OptionSpec& s) { return s.key == key; });
         if (spec != specs.end() && spec->resumable) continue;
         if (saved.contains(key) && saved.at(key) != value)
