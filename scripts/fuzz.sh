@@ -14,6 +14,8 @@
 #                                     $FUZZ_BUILD_DIR/run/<target>/corpus instead of starting
 #                                     again from the seeds
 #   CXX_FUZZ=clang++-14               compiler
+#   FUZZ_REPORT=docs/fuzz-campaign.md write the results as a table (machine, date, commit, the
+#                                     command) to this file; the README's campaign is this file
 #
 # The seed corpus fuzz/corpus/<target>/ is copied to $FUZZ_BUILD_DIR/run/<target>/corpus, so
 # the repository's corpus is never modified. Prints, per target, the number of executions and
@@ -81,6 +83,7 @@ export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 
 failed=0
 summary=""
+report_rows=""
 for t in $TARGETS; do
   bin="$BUILD_DIR/fuzz/$t"
   if [ ! -x "$bin" ]; then
@@ -154,6 +157,11 @@ for t in $TARGETS; do
   echo "$line"
   summary="$summary$line
 "
+  # The harnesses' own counts (fuzz_common.hpp, fuzz_checkpoint.cpp): what the inputs reached.
+  stats=$(sed -n 's/^fuzz: \(loader calls .*\)/\1/p; s/^fuzz_checkpoint: \(resumed .*\)/\1/p' "$work/log" | paste -sd ';' - | sed 's/;/; /g')
+  if [ "$rc" -eq 0 ] && [ -z "$artifacts" ]; then result="nothing found"; else result="**FINDING** (exit code $rc)"; fi
+  report_rows="$report_rows| \`$t\` | ${execs:-?} | ${elapsed} s | ${rate:-?} | ${cov:-?} | $result | ${stats:-} |
+"
   # A finding aborts the fuzzer, which skips its exit handlers: remove the scratch directories
   # (<tmp>/tg-fuzz-<kind>-<pid>-XXXXXX) of processes that are gone.
   for d in /dev/shm/tg-fuzz-* "${TMPDIR:-/tmp}"/tg-fuzz-*; do
@@ -166,4 +174,23 @@ done
 echo
 echo "=== fuzzing summary ==="
 printf '%s' "$summary"
+if [ -n "${FUZZ_REPORT:-}" ]; then
+  # shellcheck source=scripts/table-header.sh
+  source scripts/table-header.sh
+  {
+    echo "# The fuzz campaign"
+    echo
+    machine_header "FUZZ_RUNS=${FUZZ_RUNS:-} FUZZ_REPORT=$FUZZ_REPORT bash scripts/fuzz.sh" \
+      "clang 14, ASan + UBSan + libFuzzer, one target after another, $what each"
+    echo
+    echo "Each target starts from its seed corpus (fuzz/corpus/). \"harness counts\" are what the inputs"
+    echo "reached: loader calls and how they ended, and for checkpoints the runs that resumed and the"
+    echo "configurations refused. A finding is any crash, sanitizer report, leak, undocumented exception,"
+    echo "allocation over the limits, timeout, or disagreement with the harness's oracle."
+    echo
+    echo "| target | executions | time | exec/s | coverage at the end | result | harness counts |"
+    echo "|---|---|---|---|---|---|---|"
+    printf '%s' "$report_rows"
+  } | write_table "$FUZZ_REPORT"
+fi
 exit "$failed"
