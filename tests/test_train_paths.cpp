@@ -155,8 +155,8 @@ BOOST_AUTO_TEST_CASE(thread_count_changes_results_only_by_rounding_and_is_record
     const std::string common = "--model denoising --code 64 --batch 64 --limit 3000 --test-limit 300 --pictures 4 ";
     BOOST_REQUIRE_EQUAL(run_train(common + "--epochs 2 --threads 1 --out " + (tmp / "one"), tmp).code, 0);
     BOOST_REQUIRE_EQUAL(run_train(common + "--epochs 2 --threads 2 --out " + (tmp / "two"), tmp).code, 0);
-    BOOST_TEST(read_json(tmp.dir / "one" / "checkpoint.json").at("blas_threads").get<int>() == 1);
-    BOOST_TEST(read_json(tmp.dir / "two" / "checkpoint.json").at("blas_threads").get<int>() == 2);
+    BOOST_TEST(read_json(tmp.dir / "one" / "checkpoint.json").at("threads").get<int>() == 1);
+    BOOST_TEST(read_json(tmp.dir / "two" / "checkpoint.json").at("threads").get<int>() == 2);
     const double threads_apart = parameter_difference(tmp.dir / "one", tmp.dir / "two");
     BOOST_TEST_MESSAGE("1 vs 2 threads: parameters " << threads_apart << " apart (normwise relative)");
     BOOST_TEST(threads_apart <= 1e-5);
@@ -166,10 +166,22 @@ BOOST_AUTO_TEST_CASE(thread_count_changes_results_only_by_rounding_and_is_record
     const Run resumed = run_train("--resume " + (tmp / "switched") + " --epochs 2 --threads 2", tmp);
     BOOST_REQUIRE_EQUAL(resumed.code, 0);
     BOOST_TEST(resumed.output.find("the checkpoint was written with 1") != std::string::npos, resumed.output);
-    BOOST_TEST(read_json(tmp.dir / "switched" / "checkpoint.json").at("blas_threads").get<int>() == 2);
+    BOOST_TEST(read_json(tmp.dir / "switched" / "checkpoint.json").at("threads").get<int>() == 2);
     const double resumed_apart = parameter_difference(tmp.dir / "one", tmp.dir / "switched");
     BOOST_TEST_MESSAGE("1 thread vs 1 then 2 threads: parameters " << resumed_apart << " apart");
     BOOST_TEST(resumed_apart <= 1e-5);
+
+    // A checkpoint from before the field was renamed ("blas_threads") still reads, and still says
+    // which count it was written with.
+    BOOST_REQUIRE_EQUAL(run_train(common + "--epochs 1 --threads 1 --out " + (tmp / "old"), tmp).code, 0);
+    nlohmann::json old = read_json(tmp.dir / "old" / "checkpoint.json");
+    old["blas_threads"] = old.at("threads");
+    old.erase("threads");
+    std::ofstream(tmp.dir / "old" / "checkpoint.json") << old.dump(1);
+    const Run old_resumed = run_train("--resume " + (tmp / "old") + " --epochs 2 --threads 2", tmp);
+    BOOST_REQUIRE_EQUAL(old_resumed.code, 0);
+    BOOST_TEST(old_resumed.output.find("the checkpoint was written with 1") != std::string::npos, old_resumed.output);
+    BOOST_TEST(parameter_difference(tmp.dir / "switched", tmp.dir / "old") == 0.0);
 }
 
 // SIGINT from outside (Ctrl-C in another terminal, `kill -INT`): saves, says so, exits 130.

@@ -18,6 +18,7 @@
 
 #include <fmt/core.h>
 
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 
@@ -69,7 +70,8 @@ int train_as(Processes& processes, const tt::RunConfig& config, const RunOptions
     o.pictures = run.pictures;
     o.image_rows = data.image_rows;
     o.image_cols = data.image_cols;
-    o.stop_after_steps = run.stop_after_steps;
+    if (run.stop_after_steps > 0)  // testing stop and resume: a signal mid-epoch, as from outside
+        o.after_step = [n = run.stop_after_steps](std::size_t steps) { if (steps == n) std::raise(SIGINT); };
     o.command_line = run.command_line;
     o.communicator = &processes.world();
     tt::Trainer<T> trainer(*model, *optimizer, train, test, o);
@@ -77,6 +79,9 @@ int train_as(Processes& processes, const tt::RunConfig& config, const RunOptions
     const tt::TrainResult result = trainer.fit();
     if (!processes.leader()) return exit_code(result);  // rank 0 reports, probes and writes
     if (result.status == tt::TrainResult::Status::stopped) fmt::print("resume with: train --resume {}\n", run.out);
+    if (result.status == tt::TrainResult::Status::diverged)
+        fmt::print(stderr, "try a smaller --lr or --clip-grad-norm{}\n",
+                   run.anomaly ? "" : "; --anomaly names the first op that produces NaN or Inf");
     if (result.status == tt::TrainResult::Status::completed && (run.probe || run.export_codes)) {
         const tg::Matrix<T> train_codes = tt::codes_of(*model, train), test_codes = tt::codes_of(*model, test);
         if (run.export_codes) {

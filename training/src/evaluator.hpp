@@ -98,15 +98,9 @@ private:
     template <class F>
     void each_chunk(const Matrix<T>& x, std::span<const std::size_t> rows, F&& f) {
         constexpr std::size_t chunk = 256;
-        const std::size_t d = x.shape()[1];
         const auto [lo, hi] = shard_of(rows.size(), comm_.rank(), comm_.size());  // this rank's rows
         for (std::size_t first = lo; first < hi; first += chunk) {
-            const std::size_t count = std::min(chunk, hi - first);
-            ensure_shape(block_, Shape{count, d});
-            for (std::size_t i = 0; i < count; ++i) {
-                const T* src = x.data() + rows[first + i] * d;
-                std::copy(src, src + d, block_.data() + i * d);
-            }
+            gather_rows(x, rows.subspan(first, std::min(chunk, hi - first)), block_);
             tape.clear();
             f(first);
         }

@@ -3,13 +3,13 @@
 #include "evaluator.hpp"
 
 #include "tapegrad/train/checkpoint.hpp"
+#include "tapegrad/train/config.hpp"
 #include "tapegrad/train/evaluation.hpp"
 #include "tapegrad/train/matrix_utils.hpp"
 #include "tapegrad/train/pictures.hpp"
 #include "tapegrad/train/stop_signal.hpp"
 
 #include <tapegrad/blas.hpp>
-#include <tapegrad/parallel.hpp>
 #include <tapegrad/io/errors.hpp>
 #include <tapegrad/random.hpp>
 
@@ -17,9 +17,9 @@
 
 #include <chrono>
 #include <cmath>
-#include <csignal>
 #include <filesystem>
 #include <limits>
+#include <numbers>
 
 namespace tg::train {
 namespace {
@@ -55,12 +55,12 @@ struct Trainer<T>::State {
     Matrix<T> batch;
     std::vector<std::size_t> order;
     std::vector<std::uint64_t> batch_ids;
-    std::vector<EpochRecord> history;
-    int epochs_done = 0;
-    std::size_t resume_step = 0, partial_loss_count = 0, session_steps = 0;
-    double partial_loss_sum = 0, partial_seconds = 0, partial_gather_seconds = 0;
+    // Where the run stands (what a checkpoint records): epochs done, the history, and the part
+    // of the next epoch a resumed run starts with (all zero at an epoch's start).
+    TrainingState at;
+    std::size_t session_steps = 0;
     std::string last_checkpoint;
-    int checkpoint_blas_threads = 0;  // of the checkpoint resumed from (0: none, or not recorded)
+    int checkpoint_threads = 0;  // the worker pool of the checkpoint resumed from (0: none, or not recorded)
     Communicator& comm = options.communicator ? *options.communicator : single_process();
     DataParallel<T> data_parallel{comm, parameters};
     const bool leader = comm.rank() == 0;  // the one rank that prints and writes
@@ -75,10 +75,7 @@ struct Trainer<T>::State {
         if (options.verbose && leader) fmt::print(format, std::forward<Args>(args)...);
     }
 
-    std::size_t steps_per_epoch() const {
-        const std::size_t rows = train.shape()[0], b = options.batch;
-        return rows / b + (rows % b != 0);
-    }
+    std::size_t steps_per_epoch() const { return tg::train::steps_per_epoch(train.shape()[0], options.batch); }
 
     void describe() {
         std::size_t count = 0;
@@ -91,37 +88,37 @@ struct Trainer<T>::State {
         if (comm.size() > 1)
             say("parallel   {} processes, each a slice of every batch of {}; {} values reduced per step\n", comm.size(),
                 options.batch, data_parallel.reduced_values());
-        if (epochs_done > 0 || resume_step > 0)
-            say("resuming   {} after epoch {}, step {}\n", last_checkpoint, epochs_done, resume_step);
+        if (at.epochs_done > 0 || at.step_in_epoch > 0)
+            say("resuming   {} after epoch {}, step {}\n", last_checkpoint, at.epochs_done, at.step_in_epoch);
         // Products split over the threads round differently from one thread's (OpenBLAS rounds a
         // block of rows differently; measured: parameters 1e-7 apart, normwise, after an epoch in float32).
-        if (checkpoint_blas_threads > 0 && checkpoint_blas_threads != tg::blas::num_threads())
+        if (checkpoint_threads > 0 && checkpoint_threads != tg::blas::num_threads())
             say("threads    {} threads; the checkpoint was written with {}: the run continues to within "
                 "float rounding of an uninterrupted run, not bit for bit\n",
-                tg::blas::num_threads(), checkpoint_blas_threads);
+                tg::blas::num_threads(), checkpoint_threads);
         std::fflush(stdout);
     }
 
     TrainResult run() {
         data_parallel.broadcast_parameters();  // a no-op for one process
         describe();
-        for (int epoch = epochs_done + 1; epoch <= options.epochs; ++epoch) {
+        for (int epoch = at.epochs_done + 1; epoch <= options.epochs; ++epoch) {
             TrainResult r = run_epoch(epoch);
             if (r.status != TrainResult::Status::completed) return r;
         }
-        if (epochs_done >= options.epochs && resume_step == 0 && session_steps == 0)
-            say("nothing to train: the run is at epoch {} of --epochs {}\n", epochs_done, options.epochs);
+        if (at.epochs_done >= options.epochs && at.step_in_epoch == 0 && session_steps == 0)
+            say("nothing to train: the run is at epoch {} of {}\n", at.epochs_done, options.epochs);
         return finish();
     }
 
     TrainResult run_epoch(int epoch) {
         const std::size_t n = train.shape()[0], steps = steps_per_epoch();
         order = tg::random::permutation(n, options.seed, std::uint64_t(epoch));
-        const std::size_t first = std::exchange(resume_step, 0);
-        double loss_sum = std::exchange(partial_loss_sum, 0.0);
-        std::size_t loss_count = std::exchange(partial_loss_count, 0);
-        const double earlier_seconds = std::exchange(partial_seconds, 0.0);
-        double gather_seconds = std::exchange(partial_gather_seconds, 0.0);
+        const std::size_t first = std::exchange(at.step_in_epoch, 0);  // a resumed run's partial epoch
+        double loss_sum = std::exchange(at.epoch_loss_sum, 0.0);
+        std::size_t loss_count = std::exchange(at.epoch_loss_count, 0);
+        const double earlier_seconds = std::exchange(at.epoch_seconds, 0.0);
+        double gather_seconds = std::exchange(at.epoch_gather_seconds, 0.0);
         Progress progress(leader ? options.progress : ProgressMode::none, epoch, options.epochs, steps, first);
         const auto start = Clock::now();
         for (std::size_t s = first; s < steps; ++s) {
@@ -147,10 +144,17 @@ struct Trainer<T>::State {
             }
             ++loss_count;
             progress.update(s + 1, loss_sum / double(loss_count));
-            if (++session_steps == options.stop_after_steps) std::raise(SIGINT);
+            ++session_steps;
+            if (options.after_step) options.after_step(session_steps);
             if (stop_agreed() && s + 1 < steps) {
                 progress.finish();
-                save(epoch - 1, s + 1, loss_sum, loss_count, earlier_seconds + seconds_since(start), gather_seconds);
+                save({.epochs_done = epoch - 1,
+                      .step_in_epoch = s + 1,
+                      .epoch_loss_sum = loss_sum,
+                      .epoch_loss_count = loss_count,
+                      .epoch_seconds = earlier_seconds + seconds_since(start),
+                      .history = at.history,
+                      .epoch_gather_seconds = gather_seconds});
                 return stopped(fmt::format("epoch {}, step {}/{}", epoch, s + 1, steps));
             }
         }
@@ -164,8 +168,8 @@ struct Trainer<T>::State {
         if (eval_due) evaluate(r);
         const bool stop = stop_agreed();
         if (stop && !eval_due) evaluate(r);  // the run ends here for now: report where it stands
-        history.push_back(r);
-        epochs_done = epoch;
+        at.history.push_back(r);
+        at.epochs_done = epoch;
         if (r.evaluated()) {
             say("epoch {:>3}/{}  loss {:.6g}  {} {:.6g}  test MSE {:.6g}  {} (+{} eval)\n", epoch, options.epochs,
                 r.train_loss, train_mse_label(r.train_mse_rows, train.shape()[0]), *r.train_mse, *r.test_mse,
@@ -177,7 +181,7 @@ struct Trainer<T>::State {
         }
         std::fflush(stdout);
         const bool due = options.checkpoint_every > 0 && epoch % options.checkpoint_every == 0;
-        if (due || epoch == options.epochs || stop) save(epoch, 0, 0.0, 0, 0.0, 0.0);
+        if (due || epoch == options.epochs || stop) save(at);  // at an epoch's end
         if (stop && epoch < options.epochs) return stopped(fmt::format("the end of epoch {}", epoch));
         return TrainResult{};
     }
@@ -207,9 +211,8 @@ struct Trainer<T>::State {
 
     // A function of the global step alone, so a resumed run continues the same schedule.
     void set_learning_rate(std::size_t step, std::size_t total) {
-        constexpr double pi = 3.14159265358979323846;
         optimizer.learning_rate = options.lr_schedule == LrSchedule::cosine
-                                      ? base_lr * 0.5 * (1 + std::cos(pi * double(step) / double(total)))
+                                      ? base_lr * 0.5 * (1 + std::cos(std::numbers::pi * double(step) / double(total)))
                                       : base_lr;
     }
 
@@ -225,32 +228,25 @@ struct Trainer<T>::State {
         r.eval_seconds = seconds_since(start);
     }
 
+    // The batch: rows [begin, begin + rows) of this epoch's order, and their ids (the noise's keys).
     void gather(std::size_t begin, std::size_t rows) {
-        const std::size_t d = train.shape()[1];
-        ensure_shape(batch, Shape{rows, d});
-        batch_ids.resize(rows);
-        // Rows scattered over the training set: split over the threads, their copies wait on
-        // memory side by side.
-        parallel::for_rows(rows, d, [&](std::size_t lo, std::size_t hi) {
-            for (std::size_t i = lo; i < hi; ++i) {
-                batch_ids[i] = order[begin + i];
-                const T* src = train.data() + order[begin + i] * d;
-                std::copy(src, src + d, batch.data() + i * d);
-            }
-        });
+        const std::span<const std::size_t> ids(order.data() + begin, rows);
+        batch_ids.assign(ids.begin(), ids.end());
+        gather_rows(train, ids, batch);
     }
 
-    void save(int done, std::size_t step, double loss_sum, std::size_t loss_count, double seconds, double gather_seconds) {
+    void save(const TrainingState& state) {
         if (options.out.empty()) return;
-        last_checkpoint = fmt::format("{} (epoch {}, step {})", options.out, done, step);
+        last_checkpoint = fmt::format("{} (epoch {}, step {})", options.out, state.epochs_done, state.step_in_epoch);
         if (!leader) return;  // rank 0 writes; the others know where it is
         nlohmann::json meta;
         meta["config"] = options.config;
         meta["model"] = model.describe();
         meta["command_line"] = options.command_line;
-        meta["blas_threads"] = tg::blas::num_threads();  // results depend on it (to rounding)
-        write_training_state(meta, TrainingState{done, step, loss_sum, loss_count, seconds, history, gather_seconds});
-        save_checkpoint<T>(options.out, fmt::format("e{:04}-s{:06}", done, step), std::move(meta), parameters, optimizer);
+        meta["threads"] = tg::blas::num_threads();  // the worker pool: results depend on it (to rounding)
+        write_training_state(meta, state);
+        save_checkpoint<T>(options.out, fmt::format("e{:04}-s{:06}", state.epochs_done, state.step_in_epoch), std::move(meta),
+                           parameters, optimizer);
     }
 
     TrainResult stopped(const std::string& where) {
@@ -270,8 +266,6 @@ struct Trainer<T>::State {
                 fmt::print(stderr, "no checkpoint was written before it\n");
             else
                 fmt::print(stderr, "the last good checkpoint is kept: {}\n", last_checkpoint);
-            fmt::print(stderr, "try a smaller --lr or --clip-grad-norm{}\n",
-                       options.anomaly ? "" : "; --anomaly names the first op that produces NaN or Inf");
         }
         TrainResult r = summary();
         r.status = TrainResult::Status::diverged;
@@ -281,10 +275,10 @@ struct Trainer<T>::State {
 
     TrainResult summary() const {
         TrainResult r;
-        r.epochs_done = epochs_done;
-        r.history = history;
+        r.epochs_done = at.epochs_done;
+        r.history = at.history;
         r.train_mse = r.test_mse = std::numeric_limits<double>::quiet_NaN();
-        if (const EpochRecord* e = last_evaluated(history)) {
+        if (const EpochRecord* e = last_evaluated(at.history)) {
             r.train_mse = *e->train_mse;
             r.test_mse = *e->test_mse;
             r.mse_epoch = e->epoch;
@@ -318,23 +312,23 @@ struct Trainer<T>::State {
             if (model.latent_size() == 2)
                 attempt("latent grid", [&] { return draw_image_grid(options.out, "latent-grid.png", converted<float>(evaluator.latent_grid(model, 16)), h, w, 16); });
         }
-        attempt("loss curves", [&] { return draw_loss_curves(options.out, history, options.title, train.shape()[0]); });
+        attempt("loss curves", [&] { return draw_loss_curves(options.out, at.history, options.title, train.shape()[0]); });
         return pictures;
     }
 
     TrainResult finish() {
         TrainResult r = summary();
-        if (history.empty() || options.out.empty() || !leader) return r;
+        if (at.history.empty() || options.out.empty() || !leader) return r;
         const std::vector<std::string> pictures = draw_pictures();
         // The MSEs are of epoch mse_epoch (the last evaluated; a NaN is written as null).
         nlohmann::json metrics{{"model", model.describe()},     {"config", options.config},
-                               {"epochs", epochs_done},         {"train_mse", r.train_mse},
+                               {"epochs", at.epochs_done},         {"train_mse", r.train_mse},
                                {"test_mse", r.test_mse},        {"mse_epoch", r.mse_epoch},
                                {"train_mse_rows", r.train_mse_rows}, {"train_rows", train.shape()[0]},
                                {"test_mse_rows", test.shape()[0]},   {"eval_every", options.eval_every},
                                {"pictures", pictures},          {"command_line", options.command_line}};
-        metrics.update(timing_summary(history));
-        if (const EpochRecord* e = last_evaluated(history))
+        metrics.update(timing_summary(at.history));
+        if (const EpochRecord* e = last_evaluated(at.history))
             for (const auto& [name, value] : e->test_terms) metrics["test_terms"][name] = value;
         write_json_file((std::filesystem::path(options.out) / "metrics.json").string(), metrics);
         const std::string per_epoch = format_duration(metrics["mean_epoch_seconds"].get<double>());
@@ -383,19 +377,14 @@ void Trainer<T>::restore(const nlohmann::json& checkpoint, const std::string& di
     std::error_code ec;
     if (s_->leader && !s_->options.out.empty() && std::filesystem::equivalent(dir, s_->options.out, ec))
         remove_unfinished_writes(dir, checkpoint);
-    TrainingState st = read_training_state(checkpoint, where, s_->steps_per_epoch());
-    s_->epochs_done = st.epochs_done;
-    s_->resume_step = st.step_in_epoch;
-    s_->partial_loss_sum = st.epoch_loss_sum;
-    s_->partial_loss_count = st.epoch_loss_count;
-    s_->partial_seconds = st.epoch_seconds;
-    s_->partial_gather_seconds = st.epoch_gather_seconds;
-    s_->history = std::move(st.history);
+    s_->at = read_training_state(checkpoint, where, s_->steps_per_epoch());
     s_->last_checkpoint = dir;
-    const nlohmann::json threads = checkpoint.value("blas_threads", nlohmann::json(0));
+    // The worker pool's size; checkpoints before it was renamed call it "blas_threads".
+    const char* key = checkpoint.contains("threads") ? "threads" : "blas_threads";
+    const nlohmann::json threads = checkpoint.value(key, nlohmann::json(0));
     if (!threads.is_number_integer() || threads.get<std::int64_t>() < 0 || threads.get<std::int64_t>() > 4096)
-        throw tg::io::FormatError(where + ": \"blas_threads\" must be a thread count, not " + threads.dump());
-    s_->checkpoint_blas_threads = int(threads.get<std::int64_t>());
+        throw tg::io::FormatError(where + ": \"" + key + "\" must be a thread count, not " + threads.dump());
+    s_->checkpoint_threads = int(threads.get<std::int64_t>());
 }
 
 template <class T>

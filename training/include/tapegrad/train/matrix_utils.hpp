@@ -2,11 +2,14 @@
 // Helpers shared by the trainer and the PCA baseline: precision conversion and the one
 // comparable measure, the per-pixel MSE of the clean reconstruction.
 #include <tapegrad/io/atomic_file.hpp>
+#include <tapegrad/parallel.hpp>
+#include <tapegrad/tape.hpp>
 #include <tapegrad/tensor.hpp>
 
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <span>
 #include <string>
 #include <type_traits>
 
@@ -38,6 +41,18 @@ tg::Matrix<T> row_block(const tg::Matrix<T>& m, std::size_t first, std::size_t c
     tg::Matrix<T> out = tg::make_matrix<T>(count, m.shape()[1]);
     std::copy(m.data() + first * m.shape()[1], m.data() + (first + count) * m.shape()[1], out.data());
     return out;
+}
+
+// out = the rows of m that `rows` names, in that order (out is reshaped only when its shape
+// changes). Split over the worker pool: rows scattered over a large matrix wait on memory, and
+// several copies in flight wait side by side.
+template <class T>
+void gather_rows(const tg::Matrix<T>& m, std::span<const std::size_t> rows, tg::Matrix<T>& out) {
+    const std::size_t d = m.shape()[1];
+    ensure_shape(out, Shape{rows.size(), d});
+    parallel::for_rows(rows.size(), d, [&](std::size_t lo, std::size_t hi) {
+        for (std::size_t i = lo; i < hi; ++i) std::copy(m.data() + rows[i] * d, m.data() + (rows[i] + 1) * d, out.data() + i * d);
+    });
 }
 
 // sum over all elements of (a - b)^2, accumulated in double (float sums of 47M terms lose

@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -52,7 +53,9 @@ struct TrainerOptions {
     bool verbose = true;        ///< print the run's description and one line per epoch
     std::size_t pictures = 16;  ///< test images in reconstructions.png
     std::size_t image_rows = 0, image_cols = 0;  ///< rows are images of this size (0: no pictures of rows)
-    std::size_t stop_after_steps = 0;            ///< testing: raise SIGINT after this many steps
+    /// Called after every optimisation step with the number of steps this session has taken
+    /// (a progress hook; `train --stop-after-steps` raises SIGINT from it to test stopping).
+    std::function<void(std::size_t steps)> after_step{};
     nlohmann::json config{};      ///< the caller's description of the run, kept in checkpoints and metrics
     std::string command_line{};   ///< for the record
     std::string title = "model";  ///< the loss picture's title
