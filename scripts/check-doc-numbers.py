@@ -17,7 +17,8 @@ What it does:
     minutes: the synthetic LAE table) or listed as "not regenerated" with the reason.
 A value matches when the regenerated value, printed to the doc's precision, equals the doc's.
 Exit status: 0 all match, 1 a mismatch or a failed run, 2 usage error. With --update the
-numeric cells are rewritten in place (exit 1 then only for failed runs).
+numeric cells are rewritten in place (exit 1 then only for failed runs), and a full run (no
+--rows) writes above the zoo table the date, the commit and the machine it ran on.
 
 Usage: /usr/bin/python3 scripts/check-doc-numbers.py [--rows PATTERN] [--jobs N] [--update]
 """
@@ -119,6 +120,36 @@ class Doc:
             f.write('\n'.join(self.lines))
         shutil.copymode(self.path, tmp)
         os.replace(tmp, self.path)
+
+
+STAMP = 'Regenerated on '  # the line above the zoo table that says when, where and from what
+
+
+def machine():
+    cpu = next((l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name')), '?')
+    flags = next((l for l in open('/proc/cpuinfo') if l.startswith('flags')), '')
+    simd = 'AVX-512' if ' avx512f' in flags else 'AVX2 (no AVX-512)' if ' avx2' in flags else 'no AVX2'
+    return f'{cpu}, {os.cpu_count()} cores, {simd}'
+
+
+def commit():
+    def git(*args):
+        return subprocess.run(['git', '-C', ROOT] + list(args), capture_output=True, text=True).stdout.strip()
+    c = git('rev-parse', '--short', 'HEAD') or 'unknown'
+    return c + (' with uncommitted changes' if git('status', '--porcelain', '--untracked-files=no') else '')
+
+
+def stamp(doc, a):
+    """Writes (or replaces) the stamp line above the zoo table after a full --update."""
+    head = next(h for h, hcells, _ in tables(doc.lines) if len(hcells) > 2 and hcells[1] == 'model')
+    times = 'the s / epoch column too' if a.update_times else 's / epoch from an earlier run, not rewritten'
+    line = (f'{STAMP}{time.strftime("%Y-%m-%d", time.gmtime())} at commit {commit()} on {machine()}, by '
+            f'`scripts/check-doc-numbers.py --update{" --update-times" if a.update_times else ""}` '
+            f'(every row; {times}).')
+    if head >= 2 and doc.lines[head - 2].startswith(STAMP):
+        doc.lines[head - 2] = line
+    else:
+        doc.lines[head:head] = [line, '']
 
 
 def slug(name):
@@ -331,8 +362,11 @@ def check(a, work):
         changed = [c for c in found if (not c.timing or a.update_times) and c.new_text != c.m.group(0)]
         for c in changed:
             c.apply()
+        full = zjobs and not a.rows and not failed
+        if full:  # a partial run leaves other rows as they were: no stamp claims them
+            stamp(zoo, a)
         for d in (zoo, sdoc):
-            if any(c.doc is d for c in changed):
+            if any(c.doc is d for c in changed) or (d is zoo and full):
                 d.write()
                 print(f'updated {sum(c.doc is d for c in changed)} cells in {d.path}')
     return 1 if failed or (bad and not a.update) else 0
