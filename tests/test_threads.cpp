@@ -13,6 +13,8 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <memory>
+
 #include <atomic>
 #include <cmath>
 #include <limits>
@@ -195,6 +197,36 @@ std::vector<Matrix<float>> elementwise_training(int threads) {
 BOOST_AUTO_TEST_CASE(elementwise_ops_losses_and_adam_give_the_same_bits_with_1_and_2_threads) {
     const auto one = elementwise_training(1), two = elementwise_training(2);
     for (std::size_t i = 0; i < one.size(); ++i) BOOST_TEST(largest_difference(one[i], two[i]) == 0.0, "parameter " << i);
+}
+
+// Every optimizer's update and the joint gradient clipping (a sum of squares over chunks), on
+// 256 x 784 parameters (two parts): the same bits with 1 and 2 threads.
+std::vector<Matrix<float>> optimizer_steps(int threads) {
+    Threads scope(threads);
+    std::vector<Matrix<float>> out;
+    for (int kind = 0; kind < 4; ++kind) {
+        Parameter<float> p("p", random_values<float>(256, 784, 31)), q("q", random_values<float>(1, 784, 32));
+        std::unique_ptr<Optimizer<float>> optimizer =
+            kind == 0 ? std::unique_ptr<Optimizer<float>>(new SGD<float>({&p, &q}, 1e-2, 0.9))
+            : kind == 1 ? std::unique_ptr<Optimizer<float>>(new SGD<float>({&p, &q}, 1e-2, 0.9, true))
+            : kind == 2 ? std::unique_ptr<Optimizer<float>>(new RMSProp<float>({&p, &q}, 1e-3))
+                        : std::unique_ptr<Optimizer<float>>(new Adam<float>({&p, &q}, 1e-3));
+        for (int step = 0; step < 3; ++step) {
+            p.grad = random_values<float>(256, 784, 40 + step);
+            q.grad = random_values<float>(1, 784, 50 + step);
+            const double norm = clip_grad_norm<float>({&p, &q}, 10.0);  // the norm is ~260: it clips
+            out.push_back(Matrix<float>(xt::xtensor<float, 2>{{float(norm)}}));
+            optimizer->step();
+        }
+        out.push_back(p.value);
+        out.push_back(q.value);
+    }
+    return out;
+}
+
+BOOST_AUTO_TEST_CASE(every_optimizer_and_gradient_clipping_give_the_same_bits_with_1_and_2_threads) {
+    const auto one = optimizer_steps(1), two = optimizer_steps(2);
+    for (std::size_t i = 0; i < one.size(); ++i) BOOST_TEST(largest_difference(one[i], two[i]) == 0.0, "result " << i);
 }
 
 // Every other op that splits its work: broadcasting add, sub and mul (their gradients reduced by

@@ -310,6 +310,31 @@ BOOST_AUTO_TEST_CASE(user_defined_model_example_resumes_exactly) {
         BOOST_TEST(fs::file_size(tmp.dir / "split" / picture) > 0);
 }
 
+// The README's inference example: the run loaded with load_trained_model (no optimizer), its
+// codes for the test rows written as .npy: the same bytes as train's own --export-codes.
+// A stacked model (more than one layer to load), trained a little so its weights are not the
+// initial ones; a directory without a run is refused with a message.
+BOOST_AUTO_TEST_CASE(the_inference_example_encodes_what_train_exported) {
+    TempDir tmp;
+    write_synthetic(tmp);
+    const Run trained = run_train("--train-npy " + (tmp / "train.npy") + " --test-npy " + (tmp / "test.npy") +
+                                      " --model stacked --layers 16,4 --epochs 2 --export-codes --out " + (tmp / "run"), tmp);
+    BOOST_REQUIRE_EQUAL(trained.code, 0);
+    auto encode = [&](const std::string& run) {
+        const std::string command = std::string(TAPEGRAD_ENCODE_BINARY) + " " + run + " " + (tmp / "test.npy") + " " +
+                                    (tmp / "codes.npy") + " > '" + (tmp / "encode.txt") + "' 2>&1";
+        const int status = std::system(command.c_str());
+        BOOST_TEST_MESSAGE(read_bytes(tmp.dir / "encode.txt"));
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    };
+    BOOST_REQUIRE_EQUAL(encode(tmp / "run"), 0);
+    const std::string exported = read_bytes(tmp.dir / "run" / "codes-test.npy");
+    BOOST_REQUIRE(!exported.empty());
+    BOOST_TEST((read_bytes(tmp.dir / "codes.npy") == exported), "the example's codes differ from train's");
+    BOOST_TEST(encode(tmp / "nothing-here") == 1);
+    BOOST_TEST(read_bytes(tmp.dir / "encode.txt").find("error: ") != std::string::npos);
+}
+
 // Version 1 checkpoints kept std::mt19937_64 states; they cannot be continued exactly by the
 // counter-based noise, and say so.
 BOOST_AUTO_TEST_CASE(old_format_checkpoints_are_refused_with_a_reason) {

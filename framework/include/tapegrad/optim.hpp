@@ -44,6 +44,25 @@ protected:
         return slot;
     }
 
+    // The loop every optimizer shares: for each parameter that is not frozen, one pass over its
+    // elements, update(i, w, g, s0, s1) for element i of its value w, its gradient g and its
+    // state slots s0, s1 (null where the optimizer has fewer). Split over the worker pool by
+    // position: the same numbers whatever the thread count.
+    template <class Update>
+    void update_elements(Update update) {
+        for (std::size_t k = 0; k < parameters_.size(); ++k) {
+            Parameter<T>& p = *parameters_[k];
+            if (p.frozen) continue;
+            T* w = p.value.data();
+            const T* g = p.grad.data();
+            T* s0 = slots_.size() > 0 ? slots_[0][k].data() : nullptr;
+            T* s1 = slots_.size() > 1 ? slots_[1][k].data() : nullptr;
+            detail::for_elements(p.value.size(), [&](std::size_t lo, std::size_t hi) {
+                for (std::size_t i = lo; i < hi; ++i) update(i, w, g, s0, s1);
+            });
+        }
+    }
+
     std::vector<Parameter<T>*> parameters_;
     std::vector<std::vector<Matrix<T>>> slots_;
 };
@@ -61,26 +80,13 @@ public:
     void step() override {
         ++this->steps;
         const T lr = T(this->learning_rate), mu = T(momentum);
-        for (std::size_t k = 0; k < this->parameters_.size(); ++k) {
-            Parameter<T>& p = *this->parameters_[k];
-            if (p.frozen) continue;
-            T* w = p.value.data();
-            const T* g = p.grad.data();
-            const std::size_t n = p.value.size();
-            if (momentum == 0) {
-                detail::for_elements(n, [&](std::size_t lo, std::size_t hi) {
-                    for (std::size_t i = lo; i < hi; ++i) w[i] -= lr * g[i];
-                });
-                continue;
-            }
-            T* v = this->slots_[0][k].data();
-            detail::for_elements(n, [&](std::size_t lo, std::size_t hi) {
-                for (std::size_t i = lo; i < hi; ++i) {
-                    v[i] = mu * v[i] + g[i];
-                    w[i] -= lr * (nesterov ? g[i] + mu * v[i] : v[i]);
-                }
+        if (momentum == 0)
+            this->update_elements([=](std::size_t i, T* w, const T* g, T*, T*) { w[i] -= lr * g[i]; });
+        else
+            this->update_elements([=, nesterov = nesterov](std::size_t i, T* w, const T* g, T* v, T*) {
+                v[i] = mu * v[i] + g[i];
+                w[i] -= lr * (nesterov ? g[i] + mu * v[i] : v[i]);
             });
-        }
     }
 
     double momentum;
@@ -100,19 +106,10 @@ public:
     void step() override {
         ++this->steps;
         const T lr = T(this->learning_rate), r = T(rho), e = T(eps);
-        for (std::size_t k = 0; k < this->parameters_.size(); ++k) {
-            Parameter<T>& p = *this->parameters_[k];
-            if (p.frozen) continue;
-            T* w = p.value.data();
-            T* s = this->slots_[0][k].data();
-            const T* g = p.grad.data();
-            detail::for_elements(p.value.size(), [&](std::size_t lo, std::size_t hi) {
-                for (std::size_t i = lo; i < hi; ++i) {
-                    s[i] = r * s[i] + (T(1) - r) * g[i] * g[i];
-                    w[i] -= lr * g[i] / (std::sqrt(s[i]) + e);
-                }
-            });
-        }
+        this->update_elements([=](std::size_t i, T* w, const T* g, T* s, T*) {
+            s[i] = r * s[i] + (T(1) - r) * g[i] * g[i];
+            w[i] -= lr * g[i] / (std::sqrt(s[i]) + e);
+        });
     }
 
     double rho, eps;
@@ -136,40 +133,40 @@ public:
         const T b1 = T(beta1), b2 = T(beta2), e = T(eps);
         const T c1 = T(1.0 / (1.0 - std::pow(beta1, t))), c2 = T(1.0 / (1.0 - std::pow(beta2, t)));
         const T lr = T(this->learning_rate);
-        for (std::size_t k = 0; k < this->parameters_.size(); ++k) {
-            Parameter<T>& p = *this->parameters_[k];
-            if (p.frozen) continue;
-            T* w = p.value.data();
-            T* m = this->slots_[0][k].data();
-            T* v = this->slots_[1][k].data();
-            const T* g = p.grad.data();
-            detail::for_elements(p.value.size(), [&](std::size_t lo, std::size_t hi) {
-                for (std::size_t i = lo; i < hi; ++i) {
-                    m[i] = b1 * m[i] + (T(1) - b1) * g[i];
-                    v[i] = b2 * v[i] + (T(1) - b2) * g[i] * g[i];
-                    w[i] -= lr * (m[i] * c1) / (std::sqrt(v[i] * c2) + e);
-                }
-            });
-        }
+        this->update_elements([=](std::size_t i, T* w, const T* g, T* m, T* v) {
+            m[i] = b1 * m[i] + (T(1) - b1) * g[i];
+            v[i] = b2 * v[i] + (T(1) - b2) * g[i] * g[i];
+            w[i] -= lr * (m[i] * c1) / (std::sqrt(v[i] * c2) + e);
+        });
     }
 
     double beta1, beta2, eps;
 };
 
 // Rescales all gradients together so that their joint L2 norm is at most max_norm; returns
-// the norm before clipping.
+// the norm before clipping. On the worker pool: each parameter's sum of squares over fixed
+// chunks (added in chunk order), the parameters' sums in order: the same bits at any thread count.
 template <class T>
 double clip_grad_norm(const std::vector<Parameter<T>*>& parameters, double max_norm) {
+    constexpr std::size_t chunk = 4096;
     double sq = 0;
     for (const Parameter<T>* p : parameters)
         if (!p->frozen)
-            for (T g : p->grad) sq += double(g) * double(g);
+            sq += detail::sum_over_chunks(p->grad.size(), chunk, [g = p->grad.data()](std::size_t begin, std::size_t size) {
+                double s = 0;
+                for (std::size_t i = begin; i < begin + size; ++i) s += double(g[i]) * double(g[i]);
+                return s;
+            });
     const double norm = std::sqrt(sq);
     if (norm > max_norm && norm > 0) {
         const T f = T(max_norm / norm);
         for (Parameter<T>* p : parameters)
-            if (!p->frozen)
-                for (T& g : p->grad) g *= f;
+            if (!p->frozen) {
+                T* g = p->grad.data();
+                detail::for_elements(p->grad.size(), [=](std::size_t lo, std::size_t hi) {
+                    for (std::size_t i = lo; i < hi; ++i) g[i] *= f;
+                });
+            }
     }
     return norm;
 }
