@@ -219,6 +219,27 @@ BOOST_AUTO_TEST_CASE(conv_denoising_sees_the_dense_models_noise) {
     }
 }
 
+// A corruption the models do not know (an out-of-range kind) or an out-of-range amount is
+// refused when the model is made, naming the model and the problem: never silently another
+// noise (the conv model once fell through to Gaussian noise for any kind but masking).
+BOOST_AUTO_TEST_CASE(unknown_or_out_of_range_corruption_is_refused_by_every_noisy_model) {
+    const auto refused = [](const Corruption& c, const std::string& expected) {
+        for (int model = 0; model < 2; ++model) {
+            try {
+                if (model == 0) DenoisingAutoencoder<float>(fashion_config(), c);
+                else ConvAutoencoder<float>(ConvAutoencoderConfig{.channels = {2}, .code = 4, .corruption = c});
+                BOOST_ERROR((model ? "conv" : "denoising") << " accepted " << expected);
+            } catch (const std::invalid_argument& e) {
+                BOOST_TEST(std::string(e.what()).find(model ? "conv autoencoder: " : "denoising: ") == 0, e.what());
+                BOOST_TEST(std::string(e.what()).find(expected) != std::string::npos, e.what());
+            }
+        }
+    };
+    refused(Corruption{Corruption::Kind(7), 0.1, 1}, "unknown corruption kind 7 (masking or gaussian)");
+    refused(Corruption{Corruption::Kind::masking, 1.5, 1}, "masking probability must lie in [0, 1], got 1.5");
+    refused(Corruption{Corruption::Kind::gaussian, -0.1, 1}, "Gaussian noise sigma must not be negative");
+}
+
 // ---- contractive penalty ------------------------------------------------------------------
 
 // jacobian_norm_sq recorded on the tape vs. sum_b ||dh_b/dx_b||_F^2 with the Jacobian taken

@@ -27,7 +27,7 @@ const char* penalty_name(JacobianPenalty p) {
     return p == JacobianPenalty::exact ? "exact" : p == JacobianPenalty::estimate ? "estimate" : "closed_form";
 }
 const char* corruption_name(const Corruption& c) {
-    return c.kind == Corruption::Kind::gaussian ? "gaussian" : c.kind == Corruption::Kind::masking ? "masking" : "fixed_mask";
+    return c.kind == Corruption::Kind::gaussian ? "gaussian" : "masking";
 }
 std::string activation_option(Activation a) { return a == Activation::identity ? "linear" : std::string(name(a)); }
 
@@ -51,8 +51,8 @@ json held(Model<double>& m, const std::string& key) {
         if (key == "sparsity_rho") return s->rho;
     }
     if (auto* d = dynamic_cast<DenoisingAutoencoder<double>*>(base)) {
-        if (key == "corruption") return corruption_name(d->corruption);
-        if (key == "corruption_amount") return d->corruption.amount;
+        if (key == "corruption") return corruption_name(d->noise.corruption);
+        if (key == "corruption_amount") return d->noise.corruption.amount;
     }
     if (auto* a = dynamic_cast<Autoencoder<double>*>(base)) {
         const AutoencoderConfig& c = a->config;

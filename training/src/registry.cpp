@@ -107,6 +107,31 @@ std::string check_layer_sizes(const OptionValues& o) {
 }
 
 // ---- the deep encoders' options and builders, shared by their kinds and the contractive one ----
+// The noise options of a kind that trains on corrupted input (optional: "none", the default,
+// trains on clean input), the Corruption they name, and their check: models::check_corruption,
+// the one check of a corruption's parameters, with the option's flag in its message.
+std::vector<OptionSpec> corruption_options(bool optional) {
+    std::vector<std::string> kinds{"masking", "gaussian"};
+    if (optional) kinds.insert(kinds.begin(), "none");
+    return {choice_option("corruption", optional ? "none" : "masking",
+                          optional ? "noise to train against (none: clean input)" : "noise to train against", kinds),
+            real_option("corruption_amount", 0.25, "masking probability, or gaussian sigma", 0)};
+}
+std::optional<Corruption> corruption_of(const OptionValues& o, std::uint64_t seed) {
+    const std::string& kind = o.text("corruption");
+    if (kind == "none") return std::nullopt;
+    return Corruption{kind == "gaussian" ? Corruption::Kind::gaussian : Corruption::Kind::masking,
+                      o.real("corruption_amount"), noise_seed(seed)};
+}
+std::string check_corruption_options(const OptionValues& o) {
+    try {
+        if (const auto c = corruption_of(o, 0)) check_corruption("--corruption " + o.text("corruption") + " --corruption-amount", *c);
+    } catch (const std::invalid_argument& e) {
+        return e.what();
+    }
+    return "";
+}
+
 std::vector<OptionSpec> conv_options() {
     return {integer_list_option("channels", {16, 32}, "conv: output channels of each strided convolution", 1, 1024, 8),
             integer_option("kernel", 3, "conv: kernel height and width", 1, 15),
@@ -138,9 +163,7 @@ std::unique_ptr<ConvAutoencoder<T>> make_conv(const OptionValues& o, std::size_t
     c.activation = parse_activation(o.text("encoder"));
     c.sigmoid_decoder = o.text("decoder") == "sigmoid";
     c.tied = o.flag("tied");
-    if (o.json().contains("corruption") && o.text("corruption") != "none")
-        c.corruption = Corruption{o.text("corruption") == "gaussian" ? Corruption::Kind::gaussian : Corruption::Kind::masking,
-                                  o.real("corruption_amount"), noise_seed(seed)};
+    if (o.json().contains("corruption")) c.corruption = corruption_of(o, seed);
     c.seed = seed;
     return std::make_unique<ConvAutoencoder<T>>(c);
 }
@@ -183,18 +206,13 @@ std::vector<ModelKind> make_model_kinds() {
         {{{"code", 3}, {"sparsity_weight", 0.1}}, {{"code", 3}, {"sparsity", "kl"}, {"sparsity_weight", 0.1}, {"sparsity_rho", 0.1}}}));
     kinds.push_back(model(
         "denoising", "one hidden layer trained to undo input noise",
-        autoencoder_options() + std::vector<OptionSpec>{
-            choice_option("corruption", "masking", "denoising: noise kind", {"masking", "gaussian"}),
-            real_option("corruption_amount", 0.25, "denoising: masking probability, or gaussian sigma", 0)},
+        autoencoder_options() + corruption_options(false),
         [](const OptionValues& o) -> std::string {
-            if (o.text("corruption") == "masking" && o.real("corruption_amount") > 1)
-                return "--corruption-amount is a probability for masking and must lie in [0, 1]";
-            return check_autoencoder(o);
+            const std::string problem = check_corruption_options(o);
+            return problem.empty() ? check_autoencoder(o) : problem;
         },
         []<class T>(const OptionValues& o, std::size_t in, std::uint64_t seed) -> std::unique_ptr<Model<T>> {
-            const Corruption c{o.text("corruption") == "gaussian" ? Corruption::Kind::gaussian : Corruption::Kind::masking,
-                               o.real("corruption_amount"), noise_seed(seed)};
-            return std::make_unique<DenoisingAutoencoder<T>>(autoencoder_config(o, in, seed), c);
+            return std::make_unique<DenoisingAutoencoder<T>>(autoencoder_config(o, in, seed), *corruption_of(o, seed));
         },
         {small, {{"code", 3}, {"corruption", "gaussian"}, {"corruption_amount", 0.3}}}));
     kinds.push_back(model(
@@ -276,13 +294,11 @@ std::vector<ModelKind> make_model_kinds() {
             integer_option("code", 64, "code size (hidden units; conv: 0 keeps the last feature map as the code)", 0, kMaxLayerSize),
             choice_option("encoder", "relu", "encoder (hidden) activation", encoder_choices()),
             choice_option("decoder", "linear", "decoder output", {"linear", "sigmoid"}),
-            flag_option("tied", true, "decoder weight is the encoder's transpose (the default), or its own matrix", "untied"),
-            choice_option("corruption", "none", "denoising: noise kind (conv: none trains on clean input)", {"none", "masking", "gaussian"}),
-            real_option("corruption_amount", 0.25, "denoising: masking probability, or gaussian sigma", 0)},
+            flag_option("tied", true, "decoder weight is the encoder's transpose (the default), or its own matrix", "untied")} +
+            corruption_options(true),
         [](const OptionValues& o) -> std::string {
-            if (o.text("corruption") == "masking" && o.real("corruption_amount") > 1)
-                return "--corruption-amount is a probability for masking and must lie in [0, 1]";
-            return check_conv(o);
+            const std::string problem = check_corruption_options(o);
+            return problem.empty() ? check_conv(o) : problem;
         },
         []<class T>(const OptionValues& o, std::size_t in, std::uint64_t seed) -> std::unique_ptr<Model<T>> {
             return make_conv<T>(o, in, seed);

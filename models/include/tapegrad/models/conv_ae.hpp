@@ -31,7 +31,7 @@ class ConvAutoencoder : public Model<T> {
 public:
     explicit ConvAutoencoder(ConvAutoencoderConfig c) : config(std::move(c)), rng(config.seed) {
         if (config.channels.empty()) throw std::invalid_argument("conv autoencoder: needs at least one convolution");
-        if (config.corruption) check_corruption("conv autoencoder", *config.corruption);
+        if (config.corruption) noise.emplace("conv autoencoder", *config.corruption);
         maps.push_back(config.image);
         const std::size_t taps = config.window.kernel_h * config.window.kernel_w;
         for (std::size_t l = 0; l < config.channels.size(); ++l) {
@@ -57,23 +57,23 @@ public:
         }
         if (config.code > 0) {
             const std::size_t flat = maps.back().size();
-            dense.emplace_back("W", uniform_matrix<T>(config.code, flat, init_limit(flat, config.code), rng));
-            dense.emplace_back("bW", zeros<T>(1, config.code));
-            dense.emplace_back("cW", zeros<T>(1, flat));
-            if (!config.tied) dense.emplace_back("W2", uniform_matrix<T>(flat, config.code, init_limit(config.code, flat), rng));
+            W.emplace("W", uniform_matrix<T>(config.code, flat, init_limit(flat, config.code), rng));
+            bW.emplace("bW", zeros<T>(1, config.code));
+            cW.emplace("cW", zeros<T>(1, flat));
+            if (!config.tied) W2.emplace("W2", uniform_matrix<T>(flat, config.code, init_limit(config.code, flat), rng));
         }
     }
 
     Var<T> encode(Tape<T>& t, Var<T> h) {
         for (std::size_t l = 0; l < kernels.size(); ++l)
             h = activate(config.activation, conv2d(h, maps[l], t.parameter(kernels[l]), t.parameter(encoder_b[l]), config.window));
-        if (config.code > 0) h = activate(config.activation, affine(h, t.parameter(dense[0]), t.parameter(dense[1])));
+        if (config.code > 0) h = activate(config.activation, affine(h, t.parameter(*W), t.parameter(*bW)));
         return h;
     }
     Var<T> decode(Tape<T>& t, Var<T> h) {
         if (config.code > 0)
-            h = activate(config.activation, config.tied ? affine(h, t.parameter(dense[0]), t.parameter(dense[2]), Trans::N)
-                                                        : affine(h, t.parameter(dense[3]), t.parameter(dense[2])));
+            h = activate(config.activation, config.tied ? affine(h, t.parameter(*W), t.parameter(*cW), Trans::N)
+                                                        : affine(h, t.parameter(*W2), t.parameter(*cW)));
         for (std::size_t l = kernels.size(); l-- > 0;) {
             Parameter<T>& kernel = config.tied ? kernels[l] : decoder_kernels[l];
             h = conv_transpose2d(h, maps[l + 1], t.parameter(kernel), t.parameter(decoder_b[l]), config.window,
@@ -90,15 +90,17 @@ public:
     Var<T> reconstruction_map(Tape<T>& t, Var<T> x) override { return decode(t, encode(t, x)); }
     Var<T> code_map(Tape<T>& t, Var<T> x) override { return encode(t, x); }
     bool corrupt(const Batch<T>& batch, Matrix<T>& out) override {
-        if (!config.corruption) return false;
-        corrupt_batch(*config.corruption, batch, out, default_ids);
+        if (!noise) return false;
+        noise->apply(batch, out);
         return true;
     }
 
     std::vector<Parameter<T>*> parameters() override {
         std::vector<Parameter<T>*> p;
-        for (auto* group : {&kernels, &encoder_b, &decoder_b, &decoder_kernels, &dense})
+        for (auto* group : {&kernels, &encoder_b, &decoder_b, &decoder_kernels})
             for (auto& q : *group) p.push_back(&q);
+        for (auto* q : {&W, &bW, &cW, &W2})
+            if (*q) p.push_back(&**q);
         return p;
     }
     /// The first layer's kernels, one row per output channel: kh x (kw·C) tiles.
@@ -121,12 +123,14 @@ public:
     std::vector<ImageShape> maps;             ///< maps[0]: the image; maps[l]: layer l's output
     std::vector<std::size_t> output_padding;  ///< per layer, for its transposed convolution
     // deque: parameters must not move once a tape may point at them
-    std::deque<Parameter<T>> kernels, encoder_b, decoder_b, decoder_kernels, dense;  // dense: W, bW, cW[, W2]
+    std::deque<Parameter<T>> kernels, encoder_b, decoder_b, decoder_kernels;
+    /// The dense code (code > 0): h W^T + bW; decoded by W (tied) or W2, plus cW.
+    std::optional<Parameter<T>> W, bW, cW, W2;
+    std::optional<TrainingNoise<T>> noise;  ///< config.corruption's
 
 private:
     mutable Matrix<T> filter_rows;
     Matrix<T> corrupted;
-    std::vector<std::uint64_t> default_ids;
 };
 
 extern template class ConvAutoencoder<float>;  // compiled once, in models/src/

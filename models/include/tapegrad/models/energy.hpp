@@ -36,10 +36,9 @@ template <class T>
 class EnergyAutoencoder : public Model<T> {
 public:
     explicit EnergyAutoencoder(const EnergyConfig& c)
-        : config(c), noise{Corruption::Kind::gaussian, c.sigma, c.noise_seed}, rng(c.seed),
+        : config(c), noise("energy", Corruption{Corruption::Kind::gaussian, c.sigma, c.noise_seed}), rng(c.seed),
           visible_bias("c", zeros<T>(1, c.sizes.front())) {
         if (c.sizes.size() < 2) throw std::invalid_argument("energy autoencoder: needs the input size and at least one layer");
-        check_corruption("energy", noise);
         // The same draws, in the same order, as Autoencoder's W for one layer.
         for (std::size_t l = 0; l + 1 < c.sizes.size(); ++l) {
             const std::size_t in = c.sizes[l], out = c.sizes[l + 1];
@@ -89,7 +88,7 @@ public:
         return h;
     }
     bool corrupt(const Batch<T>& batch, Matrix<T>& out) override {
-        corrupt_batch(noise, batch, out, default_ids);
+        noise.apply(batch, out);
         return true;
     }
 
@@ -109,7 +108,7 @@ public:
     }
 
     EnergyConfig config;
-    Corruption noise;
+    TrainingNoise<T> noise;
     std::mt19937_64 rng;
     // deque: parameters must not move once a tape may point at them
     Parameter<T> visible_bias;  // c
@@ -117,7 +116,6 @@ public:
 
 private:
     Matrix<T> corrupted;
-    std::vector<std::uint64_t> default_ids;
     std::array<Var<T>, 1> energy_gradient;
 };
 
