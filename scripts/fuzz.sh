@@ -25,6 +25,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
+# shellcheck source=scripts/table-header.sh
+source scripts/table-header.sh
+MEASURED_COMMIT=$(current_commit)  # the targets are built from this tree, now
 
 SECS="${1:-30}"
 if ! [[ "$SECS" =~ ^[0-9]+$ ]] || [ "$SECS" -lt 1 ]; then
@@ -175,8 +178,6 @@ echo
 echo "=== fuzzing summary ==="
 printf '%s' "$summary"
 if [ -n "${FUZZ_REPORT:-}" ]; then
-  # shellcheck source=scripts/table-header.sh
-  source scripts/table-header.sh
   {
     echo "# The fuzz campaign"
     echo
