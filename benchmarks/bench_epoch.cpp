@@ -6,7 +6,7 @@
 //   gather_s    timed by the Trainer inside that loop (EpochRecord::gather_seconds): copying
 //               each batch's shuffled rows into the batch matrix.
 //   noise_s     timed here, after the epoch, apart from it: the model's corruption
-//               (Model::corrupt, which is models::corrupt_batch for the denoising kinds; 0 for
+//               (Model::corrupt, which is models::TrainingNoise::apply for the noisy kinds; 0 for
 //               the kinds without noise) of every batch of the same epoch (the same rows, sample
 //               ids and epoch as in training), one timing per batch, the gathering untimed.
 //   step_s      train_s - gather_s - noise_s: forward, backward, the optimizer, the loop.
