@@ -10,6 +10,8 @@
 
 #include <tapegrad/random.hpp>
 
+#include "framework/src/philox_kernels.hpp"  // the kernels, checked against Random123 directly
+
 #include <Random123/philox.h>
 
 #include <algorithm>

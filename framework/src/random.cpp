@@ -1,0 +1,364 @@
+// The bulk noise and the shuffle of tapegrad/random.hpp (its comment has the layout these
+// functions implement bit for bit). The Philox kernels are in philox_kernels.hpp.
+#include "tapegrad/random.hpp"
+
+#include "philox_kernels.hpp"
+#include "tapegrad/parallel.hpp"
+
+#include <xsimd/xsimd.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+// GCC 12 reports false "may be used uninitialized" positives inside its own AVX-512 intrinsics
+// once xsimd's kernels are inlined here.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+namespace tg::random {
+
+namespace detail {
+
+[[noreturn]] void throw_limit(const char* what, std::uint64_t value, const char* limit) {
+    throw std::invalid_argument("tg::random: " + std::string(what) + " " + std::to_string(value) +
+                                " does not fit the Philox counter: it must be below " + limit);
+}
+
+std::uint32_t checked_epoch(std::uint64_t epoch) {
+    if (epoch >= counter_word_limit) throw_limit("epoch", epoch, "2^32 = 4294967296");
+    return std::uint32_t(epoch);
+}
+
+void check_sample_id(std::uint64_t id, std::size_t row) {
+    if (id >= counter_word_limit)
+        throw std::invalid_argument("tg::random: sample id " + std::to_string(id) + " (row " + std::to_string(row) +
+                                    ") does not fit the Philox counter: sample ids must be below 2^32 = 4294967296");
+}
+
+// Elements e < 2^34: their block e / 4 is one counter word.
+constexpr std::uint64_t element_limit = counter_word_limit << 2;
+void check_element(std::uint64_t e) {
+    if (e >= element_limit)
+        throw_limit("element index", e, "2^34 = 17179869184 (its Philox block e / 4 must be below 2^32)");
+}
+// Elements [first, first + n) all below 2^34 (names the first one that is not).
+void check_elements(std::uint64_t first, std::uint64_t n) {
+    if (n != 0 && (first >= element_limit || n > element_limit - first)) check_element(std::max(first, element_limit));
+}
+
+void check_id_count(const char* fn, std::size_t ids, std::size_t rows) {
+    if (ids != rows)
+        throw std::invalid_argument(std::string("tg::random::") + fn + ": " + std::to_string(ids) +
+                                    " sample ids for a batch of " + std::to_string(rows) + " rows");
+}
+
+// Standard normals for Box-Muller pairs: a gives the radius, b the angle (see the layout). The
+// angle's top two bits pick the quadrant, so sincos only ever sees |phi| <= pi/4 (xsimd's fast
+// path, no argument reduction):
+//   t = 2 pi u2 - pi/4 = q pi/2 + phi,  q = b >> 30,  phi = (((b >> 8) mod 2^22) 2^-22 - 1/2) pi/2
+//   (cos t, sin t) = (c, s) rotated by q quarter turns (c, s = cos phi, sin phi).
+struct NormalPairs {
+    using F = xsimd::batch<float>;
+    using U = xsimd::batch<std::uint32_t>;
+    using I = xsimd::batch<std::int32_t>;
+    F u1, phi;
+    U b;
+    static NormalPairs start(const std::uint32_t* wa, const std::uint32_t* wb) {
+        const U a = U::load_unaligned(wa), b = U::load_unaligned(wb);
+        const F u1 = (xsimd::to_float(xsimd::bitwise_cast<I>(a >> 8)) + F(1.0f)) * F(0x1p-24f);  // (0, 1]
+        const F phi = xsimd::fma(xsimd::to_float(xsimd::bitwise_cast<I>((b >> 8) & U(0x3fffffu))),
+                                 F(float(1.5707963267948966 * 0x1p-22)), F(float(-0.7853981633974483)));
+        return {u1, phi, b};
+    }
+    // r = sqrt(-2 ln u1) (ln_u1 = ln u1), (s, c) = sincos(phi): write r cos t and r sin t.
+    void finish(F ln_u1, F s, F c, float* zc, float* zs) const {
+        const F r = xsimd::sqrt(F(-2.0f) * ln_u1);
+        const U b1 = b << 1, sign(0x80000000u);
+        const auto odd = xsimd::bool_cast(xsimd::bitwise_cast<I>(b1) < I(0));  // q = 1 or 3: swap
+        const F cos_sign = xsimd::bitwise_cast<F>((b ^ b1) & sign);          // q = 1 or 2: cos < 0
+        const F sin_sign = xsimd::bitwise_cast<F>(b & sign);                 // q = 2 or 3: sin < 0
+        (r * (xsimd::select(odd, s, c) ^ cos_sign)).store_unaligned(zc);
+        (r * (xsimd::select(odd, c, s) ^ sin_sign)).store_unaligned(zs);
+    }
+};
+
+// n pairs (a multiple of the float batch size) from the words wa (radius) and wb (angle), two
+// batches at a time with their log and sincos side by side (xsimd's branches keep GCC from
+// interleaving the two otherwise; 15 % faster here). `flatten`: left to itself GCC 12 calls
+// xsimd's sincos out of line (spilling every operand and clearing the upper registers around
+// the call), 35 % slower.
+[[gnu::flatten]] inline void box_muller(const std::uint32_t* wa, const std::uint32_t* wb, float* zc, float* zs,
+                                        std::size_t n) {
+    constexpr std::size_t w = NormalPairs::F::size;
+    std::size_t k = 0;
+    for (; k + 2 * w <= n; k += 2 * w) {
+        const NormalPairs p = NormalPairs::start(wa + k, wb + k), q = NormalPairs::start(wa + k + w, wb + k + w);
+        const NormalPairs::F lp = xsimd::log(p.u1), lq = xsimd::log(q.u1);
+        const auto [sp, cp] = xsimd::sincos(p.phi);
+        const auto [sq, cq] = xsimd::sincos(q.phi);
+        p.finish(lp, sp, cp, zc + k, zs + k);
+        q.finish(lq, sq, cq, zc + k + w, zs + k + w);
+    }
+    for (; k < n; k += w) {
+        const NormalPairs p = NormalPairs::start(wa + k, wb + k);
+        const auto [s, c] = xsimd::sincos(p.phi);
+        p.finish(xsimd::log(p.u1), s, c, zc + k, zs + k);
+    }
+}
+
+// pairs-order normals of S sets back to element order (see Order::pairs).
+inline void pairs_to_elements(const float* zc, const float* zs, float* z, std::size_t sets) {
+#if defined(__AVX512F__)
+    // Element 4 l + {0, 1, 2, 3} of a set takes zc[l], zs[l], zc[8 + l], zs[8 + l] (zs as 16 + ...).
+    alignas(64) static constexpr std::int32_t lo[16] = {0, 16, 8, 24, 1, 17, 9, 25, 2, 18, 10, 26, 3, 19, 11, 27};
+    alignas(64) static constexpr std::int32_t hi[16] = {4, 20, 12, 28, 5, 21, 13, 29, 6, 22, 14, 30, 7, 23, 15, 31};
+    const __m512i ilo = _mm512_load_si512(lo), ihi = _mm512_load_si512(hi);
+    for (std::size_t s = 0; s < sets; ++s) {
+        const __m512 c = _mm512_loadu_ps(zc + 16 * s), v = _mm512_loadu_ps(zs + 16 * s);
+        _mm512_storeu_ps(z + set_words * s, _mm512_permutex2var_ps(c, ilo, v));
+        _mm512_storeu_ps(z + set_words * s + 16, _mm512_permutex2var_ps(c, ihi, v));
+    }
+#else
+    for (std::size_t s = 0; s < sets; ++s)
+        for (std::size_t l = 0; l < set_blocks; ++l) {
+            z[set_words * s + 4 * l] = zc[16 * s + l];
+            z[set_words * s + 4 * l + 1] = zs[16 * s + l];
+            z[set_words * s + 4 * l + 2] = zc[16 * s + 8 + l];
+            z[set_words * s + 4 * l + 3] = zs[16 * s + 8 + l];
+        }
+#endif
+}
+
+static_assert(chunk_elements / 2 % xsimd::batch<float>::size == 0 && 16 % xsimd::batch<float>::size == 0,
+              "a set's 16 pairs must be whole float batches");
+
+template <class T>
+void check_rows(const char* fn, const Matrix<T>& x, std::span<const std::uint64_t> ids, const Matrix<T>& out,
+                std::size_t r0, std::size_t r1) {
+    const std::size_t rows = x.shape()[0];
+    check_id_count(fn, ids.size(), rows);
+    if (out.shape()[0] != rows || out.shape()[1] != x.shape()[1]) {
+        std::string m = std::string("tg::random::") + fn + ": out has shape ";
+        m += std::to_string(out.shape()[0]);
+        m += 'x';
+        m += std::to_string(out.shape()[1]);
+        m += " but x has ";
+        m += std::to_string(rows);
+        m += 'x';
+        m += std::to_string(x.shape()[1]);
+        m += " (the row-range form does not resize out)";
+        throw std::invalid_argument(m);
+    }
+    if (r0 > r1 || r1 > rows)
+        throw std::invalid_argument(std::string("tg::random::") + fn + ": rows [" + std::to_string(r0) + ", " +
+                                    std::to_string(r1) + ") outside a batch of " + std::to_string(rows));
+    check_elements(0, x.shape()[1]);
+    for (std::size_t r = r0; r < r1; ++r) check_sample_id(ids[r], r);
+}
+
+inline void check_sigma(double sigma) {
+    if (!(sigma >= 0 && std::isfinite(sigma)))
+        throw std::invalid_argument("tg::random: the Gaussian noise sigma must be finite and not negative, got " +
+                                    std::to_string(sigma));
+}
+
+template <class T>
+void ensure_shape_of(const Matrix<T>& x, Matrix<T>& out) {
+    if (out.shape()[0] != x.shape()[0] || out.shape()[1] != x.shape()[1]) [[unlikely]]
+        out.resize({x.shape()[0], x.shape()[1]});
+}
+
+}  // namespace detail
+
+/// The word that serves `element` in the stream (seed; stream, index, epoch): one scalar
+/// Philox call. For tests and one-off draws; the batch functions below compute it in bulk.
+std::uint32_t word(std::uint64_t seed, Stream stream, std::uint64_t index, std::uint64_t epoch,
+                          std::uint64_t element) {
+    if (index >= counter_word_limit) detail::throw_limit("index", index, "2^32 = 4294967296");
+    detail::check_element(element);
+    const Words w = philox4x32_10(
+        {std::uint32_t(element / 4), std::uint32_t(index), detail::checked_epoch(epoch), std::uint32_t(stream)},
+        key_of(seed));
+    return w[element % 4];
+}
+
+/// The words for elements [first, first + n) of the stream (seed; stream, index, epoch), the
+/// vectorized bulk form of `word`.
+void words(std::uint64_t seed, Stream stream, std::uint64_t index, std::uint64_t epoch, std::uint64_t first,
+                  std::size_t n, std::uint32_t* out) {
+    if (index >= counter_word_limit) detail::throw_limit("index", index, "2^32 = 4294967296");
+    const std::uint32_t e = detail::checked_epoch(epoch);
+    detail::check_elements(first, n);
+    alignas(64) std::uint32_t w[detail::chunk_elements];
+    // Chunks start at the block of `first`; `skip` words of the first chunk precede it.
+    const std::uint64_t start = first / 4 * 4, skip = first - start;
+    std::size_t done = 0;
+    for (std::uint64_t j = start; done < n; j += detail::chunk_elements) {
+        detail::philox_sets<detail::chunk_sets, detail::Order::element>(std::uint32_t(j / 4), std::uint32_t(index), e,
+                                                                        std::uint32_t(stream), key_of(seed), w);
+        const std::size_t from = j == start ? std::size_t(skip) : 0;
+        const std::size_t take = std::min(detail::chunk_elements - from, n - done);
+        std::copy_n(w + from, take, out + done);
+        done += take;
+    }
+}
+
+/// round(p 2^32): an element is dropped when its word is below this (2^32 for p = 1).
+std::uint64_t drop_threshold(double p) {
+    if (!(p >= 0 && p <= 1))
+        throw std::invalid_argument("tg::random: the drop probability must lie in [0, 1], got " + std::to_string(p));
+    return std::uint64_t(std::llround(p * 4294967296.0));
+}
+
+/// Masking noise for rows [r0, r1): out(r, j) = 0 with probability p, else x(r, j); row r is the
+/// sample `sample_ids[r]`. `out` must already have x's shape (it may be x itself).
+template <class T>
+void mask_rows(const Matrix<T>& x, std::span<const std::uint64_t> sample_ids, std::uint64_t seed,
+               std::uint64_t epoch, double drop_probability, Matrix<T>& out, std::size_t r0, std::size_t r1) {
+    static_assert(std::is_floating_point_v<T>);
+    const std::uint64_t threshold = drop_threshold(drop_probability);
+    const std::uint32_t e = detail::checked_epoch(epoch);
+    detail::check_rows("mask_rows", x, sample_ids, out, r0, r1);
+    const std::size_t cols = x.shape()[1];
+    for (std::size_t r = r0; r < r1; ++r) {
+        const T* in = x.data() + r * cols;
+        T* o = out.data() + r * cols;
+        if (threshold == 0) {  // nothing dropped (no word is below 0)
+            if (o != in) std::copy_n(in, cols, o);
+            continue;
+        }
+        if (threshold == counter_word_limit) {  // everything dropped (every word is below 2^32)
+            std::fill_n(o, cols, T(0));
+            continue;
+        }
+        const auto t = std::uint32_t(threshold);
+        alignas(64) std::uint32_t w[detail::chunk_elements];
+        detail::for_each_chunk<detail::Order::element>(
+            cols, std::uint32_t(sample_ids[r]), e, std::uint32_t(Stream::masking), key_of(seed), w, nullptr,
+            [&](std::size_t j, std::size_t n) {
+                for (std::size_t i = 0; i < n; ++i) o[j + i] = w[i] < t ? T(0) : in[j + i];
+            });
+    }
+}
+
+/// Masking noise for the whole batch; resizes `out` to x's shape if needed (no allocation when
+/// it already has it).
+template <class T>
+void mask_rows(const Matrix<T>& x, std::span<const std::uint64_t> sample_ids, std::uint64_t seed,
+               std::uint64_t epoch, double drop_probability, Matrix<T>& out) {
+    detail::check_rows("mask_rows", x, sample_ids, x, 0, x.shape()[0]);  // all errors before out changes
+    drop_threshold(drop_probability);
+    detail::checked_epoch(epoch);
+    detail::ensure_shape_of(x, out);
+    // Rows split over the threads: every element's draw is keyed by sample and position.
+    parallel::for_rows(x.shape()[0], x.shape()[1], [&](std::size_t r0, std::size_t r1) {
+        mask_rows(x, sample_ids, seed, epoch, drop_probability, out, r0, r1);
+    });
+}
+
+/// Gaussian noise for rows [r0, r1): out = x + sigma N(0, 1), Box-Muller in float with xsimd.
+/// `out` must already have x's shape (it may be x itself).
+template <class T>
+void add_gaussian_rows(const Matrix<T>& x, std::span<const std::uint64_t> sample_ids, std::uint64_t seed,
+                       std::uint64_t epoch, double sigma, Matrix<T>& out, std::size_t r0, std::size_t r1) {
+    static_assert(std::is_floating_point_v<T>);
+    detail::check_sigma(sigma);
+    const std::uint32_t e = detail::checked_epoch(epoch);
+    detail::check_rows("add_gaussian_rows", x, sample_ids, out, r0, r1);
+    const std::size_t cols = x.shape()[1];
+    const T s = T(sigma);
+    constexpr std::size_t pairs = detail::chunk_elements / 2;
+    alignas(64) std::uint32_t wa[pairs], wb[pairs];
+    alignas(64) float zc[pairs], zs[pairs], z[detail::chunk_elements];
+    for (std::size_t r = r0; r < r1; ++r) {
+        const T* in = x.data() + r * cols;
+        T* o = out.data() + r * cols;
+        detail::for_each_chunk<detail::Order::pairs>(
+            cols, std::uint32_t(sample_ids[r]), e, std::uint32_t(Stream::gaussian), key_of(seed), wa, wb,
+            [&](std::size_t j, std::size_t n) {
+                const std::size_t sets = (n + detail::set_words - 1) / detail::set_words;
+                detail::box_muller(wa, wb, zc, zs, 16 * sets);
+                detail::pairs_to_elements(zc, zs, z, sets);
+                for (std::size_t i = 0; i < n; ++i) o[j + i] = std::fma(s, T(z[i]), in[j + i]);
+            });
+    }
+}
+
+/// Gaussian noise for the whole batch; resizes `out` to x's shape if needed.
+template <class T>
+void add_gaussian_rows(const Matrix<T>& x, std::span<const std::uint64_t> sample_ids, std::uint64_t seed,
+                       std::uint64_t epoch, double sigma, Matrix<T>& out) {
+    detail::check_rows("add_gaussian_rows", x, sample_ids, x, 0, x.shape()[0]);  // all errors before out changes
+    detail::check_sigma(sigma);
+    detail::checked_epoch(epoch);
+    detail::ensure_shape_of(x, out);
+    // Rows split over the threads: every element's draw is keyed by sample and position.
+    parallel::for_rows(x.shape()[0], x.shape()[1], [&](std::size_t r0, std::size_t r1) {
+        add_gaussian_rows(x, sample_ids, seed, epoch, sigma, out, r0, r1);
+    });
+}
+
+/// Standard normal draws, rows x cols (out is resized): the noise add_gaussian_rows adds at
+/// sigma 1, keyed by (seed, epoch, sample id, column). A VAE's ε, prior samples, random directions.
+template <class T>
+void standard_normal_rows(std::span<const std::uint64_t> sample_ids, std::uint64_t seed, std::uint64_t epoch,
+                          std::size_t cols, Matrix<T>& out) {
+    if (out.shape()[0] != sample_ids.size() || out.shape()[1] != cols) out.resize({sample_ids.size(), cols});
+    std::fill(out.begin(), out.end(), T(0));
+    add_gaussian_rows(out, sample_ids, seed, epoch, 1.0, out);
+}
+
+/// The epoch's order of n samples: a Fisher-Yates shuffle driven by Philox (layout above), the
+/// same with every standard library. Reuses out's capacity. n must not exceed 2^32.
+void permutation(std::size_t n, std::uint64_t seed, std::uint64_t epoch, std::vector<std::size_t>& out) {
+    const std::uint32_t e = detail::checked_epoch(epoch);
+    if (std::uint64_t(n) > counter_word_limit)
+        detail::throw_limit("permutation size", n, "2^32 + 1 (its draws are bounded 32-bit draws)");
+    out.resize(n);
+    std::iota(out.begin(), out.end(), std::size_t{0});
+    if (n < 2) return;
+    const Key key = key_of(seed);
+    constexpr auto shuffle = std::uint32_t(Stream::shuffle);
+    alignas(64) std::uint32_t w[detail::chunk_elements];
+    // Chunks of steps from the top: the chunk starting at c holds the words of steps c, c + 1, ...
+    std::size_t c = (n - 1) / detail::chunk_elements * detail::chunk_elements;
+    for (;;) {
+        detail::philox_sets<detail::chunk_sets, detail::Order::element>(std::uint32_t(c / 4), 0, e, shuffle, key, w);
+        const std::size_t top = std::min(n - 1, c + detail::chunk_elements - 1), bottom = std::max<std::size_t>(c, 1);
+        for (std::size_t i = top + 1; i-- > bottom;) {
+            const std::uint64_t m = std::uint64_t(i) + 1;
+            std::uint64_t p = std::uint64_t(w[i - c]) * m;
+            if (std::uint32_t(p) < m) [[unlikely]] {
+                const std::uint64_t reject_below = (counter_word_limit - m) % m;
+                for (std::uint32_t redraw = 1; (p & 0xffffffffu) < reject_below; ++redraw)
+                    p = std::uint64_t(philox4x32_10({std::uint32_t(i / 4), redraw, e, shuffle}, key)[i % 4]) * m;
+            }
+            std::swap(out[i], out[std::size_t(p >> 32)]);
+        }
+        if (c == 0) break;
+        c -= detail::chunk_elements;
+    }
+}
+
+#define TG_RANDOM_INSTANCES(T)                                                                              \
+    template void mask_rows<T>(const Matrix<T>&, std::span<const std::uint64_t>, std::uint64_t, std::uint64_t,  \
+                               double, Matrix<T>&, std::size_t, std::size_t);                                    \
+    template void mask_rows<T>(const Matrix<T>&, std::span<const std::uint64_t>, std::uint64_t, std::uint64_t,  \
+                               double, Matrix<T>&);                                                              \
+    template void add_gaussian_rows<T>(const Matrix<T>&, std::span<const std::uint64_t>, std::uint64_t,         \
+                                       std::uint64_t, double, Matrix<T>&, std::size_t, std::size_t);             \
+    template void add_gaussian_rows<T>(const Matrix<T>&, std::span<const std::uint64_t>, std::uint64_t,         \
+                                       std::uint64_t, double, Matrix<T>&);                                       \
+    template void standard_normal_rows<T>(std::span<const std::uint64_t>, std::uint64_t, std::uint64_t,         \
+                                          std::size_t, Matrix<T>&);
+TG_RANDOM_INSTANCES(float)
+TG_RANDOM_INSTANCES(double)
+#undef TG_RANDOM_INSTANCES
+
+}  // namespace tg::random
