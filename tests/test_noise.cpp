@@ -30,7 +30,7 @@ namespace {
 constexpr std::uint64_t two32 = std::uint64_t(1) << 32;
 constexpr double pi = 3.141592653589793;
 // The documented stream numbers (the fourth counter word).
-constexpr std::uint32_t masking_stream = 0, gaussian_stream = 1, shuffle_stream = 2;
+constexpr std::uint32_t gaussian_stream = 1, shuffle_stream = 2, masking_stream = 3, masking_tie_stream = 4;
 
 // ---- the layout, from the header's comment, on Random123 ----
 
@@ -46,10 +46,16 @@ template <class T>
 Matrix<T> ref_mask(const Matrix<T>& x, const std::vector<std::uint64_t>& ids, std::uint64_t seed,
                    std::uint64_t epoch, double p) {
     const auto threshold = std::uint64_t(std::llround(p * 4294967296.0));
+    const std::uint64_t top = threshold >> 16, low = threshold % 65536;
+    auto half = [&](std::uint32_t stream, std::uint64_t id, std::uint64_t j) {
+        return (ref_word(seed, stream, id, epoch, j / 2) >> (16 * (j % 2))) % 65536;
+    };
     Matrix<T> out = x;
     for (std::size_t r = 0; r < x.shape()[0]; ++r)
-        for (std::size_t j = 0; j < x.shape()[1]; ++j)
-            if (ref_word(seed, masking_stream, ids[r], epoch, j) < threshold) out(r, j) = T(0);
+        for (std::size_t j = 0; j < x.shape()[1]; ++j) {
+            const std::uint64_t h = half(masking_stream, ids[r], j);
+            if (h < top || (h == top && half(masking_tie_stream, ids[r], j) < low)) out(r, j) = T(0);
+        }
     return out;
 }
 
@@ -248,15 +254,17 @@ BOOST_AUTO_TEST_CASE(masking_threshold_is_exact) {
     BOOST_TEST(rnd::drop_threshold(0.5) == two32 / 2);
     BOOST_TEST(rnd::drop_threshold(0.1) == 429496730u);  // 429496729.6 rounds up
     BOOST_TEST(rnd::drop_threshold(0x1p-33) == 1u);      // half a step rounds away from zero
-    // An element whose word equals the threshold is kept; one more drops it.
+    // With t = 2^16 h + g, h and g the element's halves of the masking and the tie stream, the
+    // element ties on its first half and is kept (g < g is false); at t + 1 it is dropped.
     const std::vector<std::uint64_t> ids = {5};
     const Matrix<float> x = filled(1, 10, 1.0f);
     for (std::size_t j = 0; j < 10; ++j) {
-        const std::uint64_t w = rnd::word(11, rnd::Stream::masking, 5, 2, j);
+        auto half = [&](rnd::Stream s) { return (rnd::word(11, s, 5, 2, j / 2) >> (16 * (j % 2))) % 65536; };
+        const std::uint64_t t = (std::uint64_t(half(rnd::Stream::masking)) << 16) + half(rnd::Stream::masking_tie);
         Matrix<float> out;
-        rnd::mask_rows(x, ids, 11, 2, double(w) / 4294967296.0, out);
+        rnd::mask_rows(x, ids, 11, 2, double(t) / 4294967296.0, out);
         BOOST_TEST(out(0, j) == 1.0f);
-        rnd::mask_rows(x, ids, 11, 2, double(w + 1) / 4294967296.0, out);
+        rnd::mask_rows(x, ids, 11, 2, double(t + 1) / 4294967296.0, out);
         BOOST_TEST(out(0, j) == 0.0f);
     }
 }

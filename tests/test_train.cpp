@@ -273,6 +273,13 @@ BOOST_AUTO_TEST_CASE(hostile_checkpoints_are_refused_with_a_message) {
         {"code is 10^8", [](json& j) { j["config"]["model_options"]["code"] = 100000000; }, 2, "--code must be at most 65536"},
         {"file escapes with ..", [](json& j) { j["parameters"][0]["file"] = "../outside.npy"; }, 3, "relative names inside"},
         {"file is absolute", [&](json& j) { j["parameters"][0]["file"] = tmp / "outside.npy"; }, 3, "relative names inside"},
+        // A masking run saved before masking took 16-bit draws (no "masking_layout": layout 1).
+        {"masking layout 1",
+         [](json& j) {
+             j["config"]["model_options"]["corruption"] = "masking";
+             j.erase("masking_layout");
+         },
+         3, "drawn with masking layout 1"},
     };
     for (const Case& c : cases) {
         const fs::path dir = tmp.dir / "bad";
@@ -337,6 +344,24 @@ BOOST_AUTO_TEST_CASE(the_inference_example_encodes_what_train_exported) {
 
 // Version 1 checkpoints kept std::mt19937_64 states; they cannot be continued exactly by the
 // counter-based noise, and say so.
+// Layout 1 of the masking noise only matters to runs that used masking: others still resume.
+BOOST_AUTO_TEST_CASE(a_run_without_masking_resumes_whatever_its_masking_layout) {
+    TempDir tmp;
+    write_synthetic(tmp);
+    const fs::path dir = tmp.dir / "run";
+    BOOST_REQUIRE_EQUAL(run_train("--train-npy " + (tmp / "train.npy") + " --test-npy " + (tmp / "test.npy") +
+                                      " --code 4 --epochs 1 --out " + dir.string(),
+                                  tmp)
+                            .code,
+                        0);
+    nlohmann::json j = read_json(dir / "checkpoint.json");
+    BOOST_TEST(j.at("masking_layout") == 2);
+    j.erase("masking_layout");
+    std::ofstream(dir / "checkpoint.json") << j.dump(1);
+    const Run r = run_train("--resume " + dir.string() + " --epochs 2", tmp);
+    BOOST_TEST(r.code == 0, r.output);
+}
+
 BOOST_AUTO_TEST_CASE(old_format_checkpoints_are_refused_with_a_reason) {
     TempDir tmp;
     fs::create_directories(tmp.dir / "old");

@@ -130,52 +130,52 @@ inline __m256i low_dwords(__m256i u, __m256i v) {
     return _mm256_permute4x64_epi64(_mm256_castps_si256(t), 0xd8);
 }
 
-// S sets of 8 blocks, two ymm (4 blocks each) per word.
+// S sets of 8 blocks, one set (two ymm of 4 blocks per word) at a time: the 8 state vectors,
+// 4 constants and 2 products fit the 16 ymm registers (all sets at once spilled to the stack).
 template <int S, Order O>
 inline void philox_sets_avx2(std::uint32_t b0, std::uint32_t c1, std::uint32_t c2, std::uint32_t c3, Key key,
                              std::uint32_t* __restrict a, std::uint32_t* __restrict b) {
-    constexpr int V = 2 * S;
     const __m256i m0 = _mm256_set1_epi64x(philox_m0), m1 = _mm256_set1_epi64x(philox_m1);
     const __m256i iota = _mm256_set_epi64x(3, 2, 1, 0);
-    __m256i x0[V], x1[V], x2[V], x3[V];
-    for (int v = 0; v < V; ++v) {
-        x0[v] = _mm256_add_epi64(_mm256_set1_epi64x(std::int64_t(std::uint64_t(b0) + 4 * std::uint64_t(v))), iota);
-        x1[v] = _mm256_set1_epi64x(c1);
-        x2[v] = _mm256_set1_epi64x(c2);
-        x3[v] = _mm256_set1_epi64x(c3);
-    }
-    std::uint32_t k0 = key[0], k1 = key[1];
-    for (int r = 0; r < philox_rounds; ++r) {
-        const __m256i kv0 = _mm256_set1_epi64x(k0), kv1 = _mm256_set1_epi64x(k1);
-        for (int v = 0; v < V; ++v) {
-            const __m256i p0 = _mm256_mul_epu32(x0[v], m0);
-            const __m256i p1 = _mm256_mul_epu32(x2[v], m1);
-            x0[v] = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p1, 32), x1[v]), kv0);
-            x1[v] = p1;
-            x2[v] = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p0, 32), x3[v]), kv1);
-            x3[v] = p0;
+    auto store = [](std::uint32_t* p, __m256i w) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), w); };
+    for (int s = 0; s < S; ++s) {
+        __m256i x0[2], x1[2], x2[2], x3[2];
+        for (int v = 0; v < 2; ++v) {
+            const auto first = std::int64_t(std::uint64_t(b0) + set_blocks * std::uint64_t(s) + 4 * std::uint64_t(v));
+            x0[v] = _mm256_add_epi64(_mm256_set1_epi64x(first), iota);
+            x1[v] = _mm256_set1_epi64x(c1);
+            x2[v] = _mm256_set1_epi64x(c2);
+            x3[v] = _mm256_set1_epi64x(c3);
         }
-        k0 += philox_w0;
-        k1 += philox_w1;
-    }
-    for (int v = 0; v < V; ++v) {
+        std::uint32_t k0 = key[0], k1 = key[1];
+        for (int r = 0; r < philox_rounds; ++r) {
+            const __m256i kv0 = _mm256_set1_epi64x(k0), kv1 = _mm256_set1_epi64x(k1);
+            for (int v = 0; v < 2; ++v) {
+                const __m256i p0 = _mm256_mul_epu32(x0[v], m0);
+                const __m256i p1 = _mm256_mul_epu32(x2[v], m1);
+                x0[v] = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p1, 32), x1[v]), kv0);
+                x1[v] = p1;
+                x2[v] = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p0, 32), x3[v]), kv1);
+                x3[v] = p0;
+            }
+            k0 += philox_w0;
+            k1 += philox_w1;
+        }
         if constexpr (O == Order::element) {
-            // [w0 w1] and [w2 w3] per block (the high dwords of x0, x2 are garbage), then the
-            // blocks' 128-bit quads in order.
-            const __m256i t01 = _mm256_blend_epi32(x0[v], _mm256_slli_epi64(x1[v], 32), 0xaa);
-            const __m256i t23 = _mm256_blend_epi32(x2[v], _mm256_slli_epi64(x3[v], 32), 0xaa);
-            const __m256i lo = _mm256_unpacklo_epi64(t01, t23), hi = _mm256_unpackhi_epi64(t01, t23);
-            _mm256_storeu_si256(reinterpret_cast<__m256i*>(a + 16 * v), _mm256_permute2x128_si256(lo, hi, 0x20));
-            _mm256_storeu_si256(reinterpret_cast<__m256i*>(a + 16 * v + 8), _mm256_permute2x128_si256(lo, hi, 0x31));
-        }
-    }
-    if constexpr (O == Order::pairs) {
-        for (int s = 0; s < S; ++s) {
-            auto store = [](std::uint32_t* p, __m256i w) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), w); };
-            store(a + 16 * s, low_dwords(x0[2 * s], x0[2 * s + 1]));
-            store(a + 16 * s + 8, low_dwords(x2[2 * s], x2[2 * s + 1]));
-            store(b + 16 * s, low_dwords(x1[2 * s], x1[2 * s + 1]));
-            store(b + 16 * s + 8, low_dwords(x3[2 * s], x3[2 * s + 1]));
+            for (int v = 0; v < 2; ++v) {
+                // [w0 w1] and [w2 w3] per block (the high dwords of x0, x2 are garbage), then the
+                // blocks' 128-bit quads in order.
+                const __m256i t01 = _mm256_blend_epi32(x0[v], _mm256_slli_epi64(x1[v], 32), 0xaa);
+                const __m256i t23 = _mm256_blend_epi32(x2[v], _mm256_slli_epi64(x3[v], 32), 0xaa);
+                const __m256i lo = _mm256_unpacklo_epi64(t01, t23), hi = _mm256_unpackhi_epi64(t01, t23);
+                store(a + set_words * s + 16 * v, _mm256_permute2x128_si256(lo, hi, 0x20));
+                store(a + set_words * s + 16 * v + 8, _mm256_permute2x128_si256(lo, hi, 0x31));
+            }
+        } else {
+            store(a + 16 * s, low_dwords(x0[0], x0[1]));
+            store(a + 16 * s + 8, low_dwords(x2[0], x2[1]));
+            store(b + 16 * s, low_dwords(x1[0], x1[1]));
+            store(b + 16 * s + 8, low_dwords(x3[0], x3[1]));
         }
     }
 }

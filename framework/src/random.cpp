@@ -8,6 +8,8 @@
 #include <xsimd/xsimd.hpp>
 
 #include <algorithm>
+#include <bit>
+#include <cstring>
 #include <cmath>
 #include <numeric>
 #include <stdexcept>
@@ -50,6 +52,17 @@ void check_element(std::uint64_t e) {
 // Elements [first, first + n) all below 2^34 (names the first one that is not).
 void check_elements(std::uint64_t first, std::uint64_t n) {
     if (n != 0 && (first >= element_limit || n > element_limit - first)) check_element(std::max(first, element_limit));
+}
+
+// Masking's 16-bit draws: element j takes the low half of word j / 2 when j is even, the high
+// half when odd. halves_of writes the halves of n words in element order.
+std::uint16_t half(std::uint32_t w, std::uint64_t j) { return std::uint16_t(j % 2 == 0 ? w : w >> 16); }
+void halves_of(const std::uint32_t* w, std::uint16_t* h, std::size_t n) {
+    if constexpr (std::endian::native == std::endian::little) {
+        std::memcpy(h, w, n * sizeof *w);  // the same halves in the same order, one copy
+    } else {
+        for (std::size_t i = 0; i < 2 * n; ++i) h[i] = half(w[i / 2], i);
+    }
 }
 
 void check_id_count(const char* fn, std::size_t ids, std::size_t rows) {
@@ -237,12 +250,24 @@ void mask_rows(const Matrix<T>& x, std::span<const std::uint64_t> sample_ids, st
             std::fill_n(o, cols, T(0));
             continue;
         }
-        const auto t = std::uint32_t(threshold);
+        // Halves first: drop below T = t >> 16; an element whose half equals T (probability
+        // 2^-16) is decided by its tie half against L = t mod 2^16, in a scalar pass.
+        const auto top = std::uint16_t(threshold >> 16), low = std::uint16_t(threshold);
         alignas(64) std::uint32_t w[detail::chunk_elements];
+        alignas(64) std::uint16_t h[2 * detail::chunk_elements];
+        const std::uint32_t id = std::uint32_t(sample_ids[r]);
         detail::for_each_chunk<detail::Order::element>(
-            cols, std::uint32_t(sample_ids[r]), e, std::uint32_t(Stream::masking), key_of(seed), w, nullptr,
-            [&](std::size_t j, std::size_t n) {
-                for (std::size_t i = 0; i < n; ++i) o[j + i] = w[i] < t ? T(0) : in[j + i];
+            (cols + 1) / 2, id, e, std::uint32_t(Stream::masking), key_of(seed), w, nullptr,
+            [&](std::size_t jw, std::size_t nw) {
+                const std::size_t j = 2 * jw, n = std::min(2 * nw, cols - j);
+                detail::halves_of(w, h, nw);
+                for (std::size_t i = 0; i < n; ++i) o[j + i] = h[i] < top ? T(0) : in[j + i];
+                unsigned tie = 0;  // two vectorized loops: one with both stays scalar (GCC 12)
+                for (std::size_t i = 0; i < n; ++i) tie |= unsigned(h[i] == top);
+                if (tie != 0) [[unlikely]]
+                    for (std::size_t i = 0; i < n; ++i)
+                        if (h[i] == top && detail::half(word(seed, Stream::masking_tie, id, epoch, (j + i) / 2), j + i) < low)
+                            o[j + i] = T(0);
             });
     }
 }

@@ -6,6 +6,7 @@
 #include <tapegrad/io/atomic_file.hpp>
 #include <tapegrad/io/errors.hpp>
 #include <tapegrad/io/npy.hpp>
+#include <tapegrad/random.hpp>
 
 #include <algorithm>
 #include <filesystem>
@@ -122,6 +123,7 @@ void save_checkpoint(const std::string& dir, const std::string& tag, nlohmann::j
     for (std::size_t i = 0; i < buffers.size(); ++i) state.push_back(save("optim-" + std::to_string(i), *buffers[i]));
     meta["format"] = kCheckpointFormat;
     meta["version"] = kCheckpointVersion;
+    meta["masking_layout"] = tg::random::masking_layout;
     meta["parameters"] = std::move(params);
     meta["optimizer_state"] = {{"steps", optimizer.steps}, {"buffers", std::move(state)}};
     const std::string text = meta.dump(2) + "\n";
@@ -165,6 +167,18 @@ nlohmann::json read_checkpoint(const std::string& dir) {
     if (!j.contains("version") || j["version"] != kCheckpointVersion)
         throw tg::io::FormatError(path + ": checkpoint version " + (j.contains("version") ? j["version"].dump() : "(none)") +
                                   " is not the supported version " + std::to_string(kCheckpointVersion));
+    // A run with masking noise continues exactly only with the draws it started with.
+    const nlohmann::json* config = j.contains("config") ? &j["config"] : nullptr;
+    const bool masking = config && config->is_object() && config->contains("model_options") &&
+                         (*config)["model_options"].is_object() &&
+                         (*config)["model_options"].value("corruption", nlohmann::json()) == "masking";
+    const nlohmann::json layout = j.value("masking_layout", nlohmann::json(1));
+    if (masking && layout != tg::random::masking_layout)
+        throw tg::io::FormatError(path + ": this run's masking noise was drawn with masking layout " + layout.dump() +
+                                  " (one 32-bit word per element); this tapegrad draws layout " +
+                                  std::to_string(tg::random::masking_layout) +
+                                  " (16 bits per element, the same probability, other numbers), so the run cannot "
+                                  "continue exactly. Start a new run, or finish this one with the tapegrad that began it");
     return j;
 }
 

@@ -15,16 +15,20 @@
 //              (10 rounds, multipliers 0xD2511F53 / 0xCD9E8D57, Weyl 0x9E3779B9 / 0xBB67AE85).
 //   key        { seed mod 2^32, seed >> 32 }                      (the full 64-bit seed)
 //   counter    { element / 4, index, epoch, stream }              (four 32-bit words)
-//                element  masking, gaussian: the column j of the sample's row
+//                element  gaussian: the column j of the sample's row; masking: j / 2
 //                         shuffle: the Fisher-Yates step i
 //                index    masking, gaussian: the global sample id (not the row in the batch)
 //                         shuffle: the redraw number, 0 for the first draw
 //                epoch    as given
-//                stream   Stream::masking = 0, Stream::gaussian = 1, Stream::shuffle = 2
+//                stream   Stream::gaussian = 1, shuffle = 2, masking = 3, masking_tie = 4
 //              Every field must be < 2^32 (element < 2^34); otherwise std::invalid_argument.
 //   words      one call returns {w0, w1, w2, w3}; element e uses word e % 4 of the call whose
 //              counter holds e / 4 (four neighbouring elements share a call).
-//   masking    out(r, j) = 0 if w < round(p 2^32) (so p = 1 drops all, p = 0 none), else x(r, j).
+//   masking    with t = round(p 2^32) = 2^16 T + L (L < 2^16): h = the low 16 bits of the word of
+//              element j / 2 for even j, its high 16 bits for odd j; out(r, j) = 0 if h < T, or
+//              if h = T and the same half of Stream::masking_tie's word is below L; else x(r, j).
+//              So P(drop) = t / 2^32 exactly; p = 1 (t = 2^32) drops all, p = 0 none. (Layout 1,
+//              before Dec 2026, dropped when the element's own 32-bit word of Stream 0 was < t.)
 //   gaussian   elements 4b and 4b+1 come from the pair (w0, w1), 4b+2 and 4b+3 from (w2, w3):
 //                u1 = ((wa >> 8) + 1) 2^-24  in (0, 1]      (wa = w0 or w2: the radius)
 //                u2 = (wb >> 8) 2^-24        in [0, 1)      (wb = w1 or w3: the angle)
@@ -58,7 +62,12 @@
 namespace tg::random {
 
 /// Which use a draw serves: the counter's fourth word, so that uses never share counters.
-enum class Stream : std::uint32_t { masking = 0, gaussian = 1, shuffle = 2 };
+/// Value 0 served masking until it took 16-bit draws (layout 2); it is not reused.
+enum class Stream : std::uint32_t { gaussian = 1, shuffle = 2, masking = 3, masking_tie = 4 };
+
+/// The masking layout's version, recorded by checkpoints: 1 drew a 32-bit word per element
+/// (Stream 0), 2 draws 16 bits (Stream::masking, Stream::masking_tie), with the same probability.
+inline constexpr int masking_layout = 2;
 
 using Counter = std::array<std::uint32_t, 4>;
 using Key = std::array<std::uint32_t, 2>;
