@@ -5,12 +5,15 @@
 #
 #   bash scripts/benchmark-tables.sh [table...]
 #
-# With no table: every table except jacobian (which installs libtorch-dev and builds a tree of
-# its own), about 12 minutes on 2 cores. `all`: every table, jacobian included.
+# With no table: every table except jacobian and torch (which install libtorch-dev and build a
+# tree of their own), about 12 minutes on 2 cores. `all`: every table, jacobian and torch included.
 #
 # Tables:
 #   jacobian   the contractive step with its Jacobian penalty three ways, and LibTorch 1.13's
 #              loop over output units beside them (bench_jacobian_torch; installs libtorch-dev)
+#   torch      tapegrad beside LibTorch 1.13's C++ API on the same models, initial values and
+#              batches: the standard workload's steps, the Fashion-MNIST epoch (plain and
+#              masking), the conv step and epoch (bench_torch; installs libtorch-dev)
 #   contractive-epochs
 #              the cost of each contractive penalty on the dense, stacked and conv encoders:
 #              train's own step time on Fashion-MNIST (the README's build/, one thread)
@@ -28,9 +31,9 @@
 #              evaluation time per epoch, test MSE
 #
 # Environment:
-#   BUILD_DIR    jacobian's build tree (default build-bench: a Release tree of its own, so that
-#                the README's build/ never links Torch); the other tables use build/
-#   ROUNDS       jacobian's interleaved rounds (default 7)
+#   BUILD_DIR    jacobian's and torch's build tree (default build-bench: a Release tree of its
+#                own, so that the README's build/ never links Torch); the other tables use build/
+#   ROUNDS       jacobian's and torch's interleaved rounds (default 7)
 #   SKIP_BUILD=1 run the binaries already built; configure and build nothing
 #   QUICK=1      a smoke test of the script itself: a few steps, rounds and epochs per table,
 #                written to a temporary directory (printed), never to benchmarks/results/.
@@ -38,7 +41,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DEFAULT_TABLES="contractive-epochs distributed epoch standard main-job"
-KNOWN_TABLES="jacobian $DEFAULT_TABLES"
+KNOWN_TABLES="jacobian torch $DEFAULT_TABLES"
 TABLES=()
 for t in "${@:-default}"; do
   case " default all $KNOWN_TABLES " in
@@ -104,17 +107,22 @@ main_job_checked() {
   esac
 }
 
+# A LibTorch comparison's target, in BUILD_DIR (never build/): installs libtorch-dev if needed.
+build_with_torch() {
+  if ! dpkg -s libtorch-dev >/dev/null 2>&1; then
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends libtorch-dev >/dev/null
+  fi
+  if [ "$SKIP_BUILD" != 1 ]; then
+    cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DTAPEGRAD_BENCHMARK_TORCH=ON >/dev/null
+    cmake --build "$BUILD_DIR" -j"$(nproc)" --target "$1"
+  fi
+}
+
 for TABLE in "${TABLES[@]}"; do
   case "$TABLE" in
     jacobian)
-      if ! dpkg -s libtorch-dev >/dev/null 2>&1; then
-        $SUDO apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends libtorch-dev >/dev/null
-      fi
-      if [ "$SKIP_BUILD" != 1 ]; then
-        cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DTAPEGRAD_BENCHMARK_TORCH=ON >/dev/null
-        cmake --build "$BUILD_DIR" -j"$(nproc)" --target bench_jacobian_torch
-      fi
+      build_with_torch bench_jacobian_torch
       # One thread everywhere: tapegrad's, LibTorch's intra-op pool, and any BLAS it loads.
       rows=$(OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 "$BUILD_DIR/benchmarks/bench_jacobian_torch" "$ROUNDS" 1)
       {
@@ -124,6 +132,41 @@ for TABLE in "${TABLES[@]}"; do
         echo
         echo "$rows"
       } | write_table "$RESULTS/jacobian.md"
+      ;;
+    torch)
+      build_with_torch bench_torch
+      # Steps: medians of $ROUNDS interleaved rounds; epochs: medians of 3 alternating epochs per
+      # side (QUICK=1: one, and no conv epochs, which take 5-15 s each). One thread everywhere.
+      args=("$ROUNDS" 3)
+      if [ "$QUICK" = 1 ]; then args=("$ROUNDS" 1 --no-conv-epoch); fi
+      work=$(mktemp -d "$WORK/$TABLE.XXXXXX")
+      run "$work/torch" env OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 "$BUILD_DIR/benchmarks/bench_torch" "${args[@]}"
+      slower=$(grep -c '\*\*no\*\*' "$work/torch" || true)
+      {
+        echo "# tapegrad beside LibTorch: the same models, initial values and batches"
+        echo
+        machine_header "bash scripts/benchmark-tables.sh $TABLE" "LibTorch $(dpkg-query -W -f='${Version}' libtorch-dev), float32, 1 thread on both sides, steps: medians of $ROUNDS interleaved rounds, epochs: medians of ${args[1]} per side, alternating$NOTE"
+        echo
+        echo "\`OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $BUILD_DIR/benchmarks/bench_torch ${args[*]}\`; \`benchmarks/bench_torch.cpp\`'s"
+        echo "header says what each row runs. LibTorch (\`benchmarks/torch_epoch.cpp\`: \`torch::nn::functional\`"
+        echo "ops, \`torch::optim\`) starts from the tapegrad model's initial values and trains on the same"
+        echo "batches: the standard workload's step (plain SGD, the same batch every step), one Fashion-MNIST"
+        echo "epoch of \`train\`'s default model through the Trainer against LibTorch's loop over the same 938"
+        echo "batches in the same order (gathering included on both sides), the \`conv\` kind's step (SGD, batch 64)"
+        echo "and epoch (Adam). On a busy machine the absolute times move: compare the ratios within one run."
+        echo
+        echo "Goal (issue 29): tapegrad faster in every row: $(if [ "$slower" = 0 ]; then echo met; else echo "**missed** in $slower row(s)"; fi)."
+        echo
+        cat "$work/torch"
+        echo
+        echo "## Both sides do the same arithmetic"
+        echo
+        echo "From the same initial values, the first step's loss (and for the standard workload the updated"
+        echo "weights) of each side; bench_torch fails if a first loss differs by more than 1e-4 relative. The"
+        echo "epochs' mean training loss (with masking each side draws its own masks):"
+        echo
+        sed -n 's/^check: /- /p' "$work/torch.err"
+      } | write_table "$RESULTS/torch.md"
       ;;
     contractive-epochs)
       build train
