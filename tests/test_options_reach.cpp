@@ -258,4 +258,32 @@ BOOST_AUTO_TEST_CASE(every_training_option_reaches_the_trainer_or_the_data) {
     expect_recorded(config, set, "training");
 }
 
+// The library speaks its own API: its messages and help texts name options by key in backquotes
+// (what a C++ or JSON user sets), never by a command-line flag; the tool turns keys into flags.
+BOOST_AUTO_TEST_CASE(library_messages_name_options_by_key_and_the_tool_shows_flags) {
+    auto message_of = [](const json& model_options, const json& training) {
+        try {
+            train::resolve_config("autoencoder", model_options, "adam", json::object(), training);
+        } catch (const train::UsageError& e) {
+            return std::string(e.what());
+        }
+        return std::string("(accepted)");
+    };
+    const std::string cross = message_of({{"loss", "bce"}, {"decoder", "linear"}}, json::object());
+    BOOST_TEST(cross.find("`loss` bce needs `decoder` sigmoid") != std::string::npos, cross);
+    const std::string bound = message_of({{"code", 100000}}, json::object());
+    BOOST_TEST(bound.find("`code` must be at most 65536") != std::string::npos, bound);
+    for (const std::string& m : {cross, bound}) BOOST_TEST(m.find("--") == std::string::npos, m);
+    // Every declared help text and kind summary is free of flags too.
+    for (const auto& kind : train::model_kinds()) {
+        BOOST_TEST(kind.summary.find("--") == std::string::npos, kind.name << ": " << kind.summary);
+        for (const auto& spec : kind.options) BOOST_TEST(spec.help.find("--") == std::string::npos, spec.key << ": " << spec.help);
+    }
+    for (const auto& spec : train::training_options())
+        BOOST_TEST(spec.help.find("--") == std::string::npos, spec.key << ": " << spec.help);
+    BOOST_TEST(train::with_flags(cross).find("--loss bce needs --decoder sigmoid") == 0u, train::with_flags(cross));
+    BOOST_TEST(train::with_flags("`corruption_amount` and `x1`, not `Mixed` or ``") ==
+               "--corruption-amount and --x1, not `Mixed` or ``");
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -137,7 +137,7 @@ int main(int argc, char** argv) {
             for (Case& c : model_cases()) cases.push_back(std::move(c));
         }
     } catch (const tg::train::UsageError& e) {
-        fmt::print(stderr, "error: {}\n", e.what());
+        fmt::print(stderr, "error: {}\n", tg::train::with_flags(e.what()));
         return 2;
     } catch (const std::exception& e) {  // a malformed checkpoint or data file
         fmt::print(stderr, "error: {}\n", e.what());

@@ -81,7 +81,7 @@ nlohmann::json typed_value(const Binding& b) {
 
 // The help line: the option's text, its constraint, and who declares it with which default.
 std::string help_of(const Binding& b, const std::vector<std::pair<std::string, nlohmann::json>>& defaults) {
-    std::string h = b.spec.help;
+    std::string h = tg::train::with_flags(b.spec.help);
     if (const std::string r = b.spec.requirement(); !r.empty() && b.spec.type != OptionType::text) h += "; " + r;
     std::string shown;
     bool same = true;
@@ -102,7 +102,7 @@ int parse_command_line(int argc, char** argv, CommandLine& cl) {
     CLI::App app{"Train an autoencoder (or fit the PCA baseline) on Fashion-MNIST or .npy data, with "
                  "checkpoints, exact resume and pictures."};
     std::string kinds_help = "\nModel kinds:\n";
-    for (const auto& k : tg::train::model_kinds()) kinds_help += "  " + k.name + std::string(14 - k.name.size(), ' ') + k.summary + "\n";
+    for (const auto& k : tg::train::model_kinds()) kinds_help += "  " + k.name + std::string(14 - k.name.size(), ' ') + tg::train::with_flags(k.summary) + "\n";
     kinds_help += "Optimizers:\n";
     for (const auto& k : tg::train::optimizer_kinds()) kinds_help += "  " + k.name + std::string(14 - k.name.size(), ' ') + k.summary + "\n";
     app.footer(kinds_help + kOutputHelp + exit_codes_help());
@@ -193,7 +193,7 @@ int parse_command_line(int argc, char** argv, CommandLine& cl) {
             section[b.spec.key] = typed_value(b);
         }
     } catch (const UsageError& e) {
-        std::fprintf(stderr, "error: %s\nrun with --help for the options\n", e.what());
+        std::fprintf(stderr, "error: %s\nrun with --help for the options\n", tg::train::with_flags(e.what()).c_str());
         return kExitUsage;
     }
     if (!r.resume.empty() && out->count() == 0) r.out = r.resume;

@@ -168,7 +168,7 @@ int main(int argc, char** argv) {
         return float64 ? train_as<double>(processes, config, cl.run, data, from)
                        : train_as<float>(processes, config, cl.run, data, from);
     } catch (const tt::UsageError& e) {
-        return fail(processes, kExitUsage, std::string(e.what()) + "\nrun with --help for the options");
+        return fail(processes, kExitUsage, tt::with_flags(e.what()) + "\nrun with --help for the options");
     } catch (const tg::io::FormatError& e) {
         return fail(processes, kExitCorruptData, e.what());
     } catch (const nlohmann::json::exception& e) {

@@ -69,6 +69,15 @@ void load_into(const std::string& dir, const std::string& file, tg::Matrix<T>& t
 
 }  // namespace
 
+int read_thread_count(const nlohmann::json& meta, const std::string& where) {
+    // Checkpoints before the field was renamed call it "blas_threads".
+    const char* key = meta.contains("threads") ? "threads" : "blas_threads";
+    const nlohmann::json threads = meta.value(key, nlohmann::json(0));
+    if (!threads.is_number_integer() || threads.get<std::int64_t>() < 0 || threads.get<std::int64_t>() > 4096)
+        throw tg::io::FormatError(where + ": \"" + key + "\" must be a thread count, not " + threads.dump());
+    return int(threads.get<std::int64_t>());
+}
+
 void write_training_state(nlohmann::json& meta, const TrainingState& state) {
     meta["epochs_done"] = state.epochs_done;
     meta["step_in_epoch"] = state.step_in_epoch;
@@ -146,7 +155,7 @@ nlohmann::json read_checkpoint(const std::string& dir) {
     const std::string path = checkpoint_path(dir);
     std::error_code ec;
     if (!fs::is_regular_file(path, ec))
-        throw UsageError("--resume " + dir + ": there is no " + kCheckpointFile + " in that directory");
+        throw UsageError(dir + ": there is no " + kCheckpointFile + " in that directory to resume from");
     std::ifstream in(path, std::ios::binary);
     if (!in) throw tg::io::IoError(path + ": cannot open for reading");
     nlohmann::json j;

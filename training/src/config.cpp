@@ -16,8 +16,8 @@ const std::vector<OptionSpec>& training_options() {
                   seed_option("seed", 1, "seed for initialisation, shuffling and noise"),
                   choice_option("dtype", "float32", "floating-point type", {"float32", "float64"}),
                   choice_option("lr_schedule", "constant",
-                                "constant, or cosine: decays the rate to 0 over all --epochs (a resumed run then needs "
-                                "the same --epochs)",
+                                "constant, or cosine: decays the rate to 0 over all `epochs` (a resumed run then needs "
+                                "the same `epochs`)",
                                 {"constant", "cosine"}),
                   real_option("clip_grad_norm", 0, "rescale gradients to at most this joint L2 norm (0: off)", 0)}) +
         // Where the data is may change on resume (a moved directory), which rows are used not.
@@ -28,11 +28,11 @@ const std::vector<OptionSpec>& training_options() {
                               "training data as an N x D .npy file (float32 or float64, C or Fortran order), instead of "
                               "Fashion-MNIST")
                       .may_change_on_resume(),
-                  text_option("test_npy", "", "test data as an M x D .npy file, as --train-npy (with --train-npy)")
+                  text_option("test_npy", "", "test data as an M x D .npy file, as `train_npy` (with `train_npy`)")
                       .may_change_on_resume(),
-                  text_option("train_labels_npy", "", "class labels of --train-npy's rows (an integer .npy; for --probe)")
+                  text_option("train_labels_npy", "", "class labels of `train_npy`'s rows (an integer .npy; for the linear probe)")
                       .may_change_on_resume(),
-                  text_option("test_labels_npy", "", "class labels of --test-npy's rows (an integer .npy; for --probe)")
+                  text_option("test_labels_npy", "", "class labels of `test_npy`'s rows (an integer .npy; for the linear probe)")
                       .may_change_on_resume(),
                   integer_option("limit", 0, "use only the first N training rows (0: all)"),
                   integer_option("test_limit", 0, "use only the first N test rows (0: all)")}) +
@@ -64,7 +64,7 @@ RunConfig resolve_config(const std::string& model, const nlohmann::json& model_o
     if (mk.check)
         if (const std::string problem = mk.check(c.model_options); !problem.empty()) throw UsageError(where + problem);
     if (c.training.text("train_npy").empty() != c.training.text("test_npy").empty())
-        throw UsageError(where + "--train-npy and --test-npy go together");
+        throw UsageError(where + "`train_npy` and `test_npy` go together");
     return c;
 }
 

@@ -25,7 +25,7 @@ void require_idx(const std::string& dir, const std::string& base) {
     std::error_code ec;
     if (fs::is_regular_file(p.string() + ".gz", ec) || fs::is_regular_file(p, ec)) return;
     throw UsageError(p.string() + "[.gz]: no such file (install the Debian package dataset-fashion-mnist, "
-                                  "e.g. with scripts/install-deps.sh, or pass --data-dir or --train-npy/--test-npy)");
+                                  "e.g. with scripts/install-deps.sh, or pass `data_dir` or `train_npy`/`test_npy`)");
 }
 
 tg::Matrix<float> first_rows(tg::Matrix<float> m, std::size_t limit) {
@@ -68,7 +68,7 @@ void check_values(const tg::Matrix<float>& m, const std::string& path, bool need
                                       "; the data must be finite");
         if (need_unit_range && (v < 0 || v > 1))
             throw UsageError(path + ": element " + std::to_string(i) + " is " + std::to_string(v) +
-                             ", but a cross-entropy loss (--loss bce) needs targets in [0, 1]");
+                             ", but a cross-entropy loss (`loss` bce) needs targets in [0, 1]");
     }
 }
 
@@ -97,7 +97,7 @@ Data load_data(const DataSource& c) {
         d.train = npy_data(c.train_npy, d.notes);
         d.test = npy_data(c.test_npy, d.notes);
         if (c.train_labels_npy.empty() != c.test_labels_npy.empty())
-            throw UsageError("give both --train-labels-npy and --test-labels-npy, or neither");
+            throw UsageError("give both `train_labels_npy` and `test_labels_npy`, or neither");
         if (!c.train_labels_npy.empty()) {
             d.train_labels = npy_labels(c.train_labels_npy, d.train.shape()[0], c.train_npy);
             d.test_labels = npy_labels(c.test_labels_npy, d.test.shape()[0], c.test_npy);

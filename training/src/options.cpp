@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <regex>
 #include <sstream>
 
 namespace tg::train {
@@ -37,13 +38,13 @@ bool within(const OptionSpec& s, double v) {
 void check_value(const OptionSpec& s, const nlohmann::json& v, const std::string& where) {
     const std::string name = "\"" + s.key + "\"";
     auto out_of_bounds = [&](const std::string& shown) {
-        // An integer's failing side reads better alone ("--code must be at most 65536").
+        // An integer's failing side reads better alone ("`code` must be at most 65536").
         std::string requirement = s.requirement();
         if (s.type == OptionType::integer && v.is_number()) {
             if (v.get<double>() > s.max) requirement = "at most " + number(s.max);
             else if (v.get<double>() < s.min) requirement = "at least " + number(s.min);
         }
-        return UsageError(where + s.flag() + " must be " + requirement + ", got " + shown);
+        return UsageError(where + s.name() + " must be " + requirement + ", got " + shown);
     };
     switch (s.type) {
         case OptionType::integer: {
@@ -65,12 +66,12 @@ void check_value(const OptionSpec& s, const nlohmann::json& v, const std::string
             return;
         case OptionType::integer_list: {
             if (!v.is_array()) throw tg::io::FormatError(name + " must be an array, not " + v.dump());
-            if (v.empty()) throw UsageError(where + s.flag() + " needs at least one value");
+            if (v.empty()) throw UsageError(where + s.name() + " needs at least one value");
             if (s.max_items && v.size() > s.max_items)
-                throw UsageError(where + s.flag() + ": at most " + std::to_string(s.max_items) + " values");
+                throw UsageError(where + s.name() + ": at most " + std::to_string(s.max_items) + " values");
             for (const nlohmann::json& item : v) {
                 const auto n = to_integer<std::size_t>(item, "an entry of " + name);
-                if (!within(s, double(n))) throw UsageError(where + s.flag() + ": every value must be " + s.requirement() + ", got " + std::to_string(n));
+                if (!within(s, double(n))) throw UsageError(where + s.name() + ": every value must be " + s.requirement() + ", got " + std::to_string(n));
             }
             return;
         }
@@ -91,6 +92,24 @@ OptionSpec make_spec(std::string key, OptionType type, nlohmann::json default_va
 }
 
 }  // namespace
+
+std::string option_name(const std::string& key) { return "`" + key + "`"; }
+
+std::string with_flags(const std::string& message) {
+    static const std::regex named("`([a-z0-9_]+)`");
+    std::string out;
+    auto at = message.cbegin();
+    for (std::sregex_iterator m(message.begin(), message.end(), named), end; m != end; ++m) {
+        out.append(at, (*m)[0].first);
+        OptionSpec s;
+        s.key = (*m)[1].str();
+        out += s.flag();
+        at = (*m)[0].second;
+    }
+    return out.append(at, message.cend());
+}
+
+std::string OptionSpec::name() const { return option_name(key); }
 
 std::string OptionSpec::flag() const {
     std::string f = "--" + key;

@@ -21,7 +21,7 @@ template <class T>
 TrainResult run_pca_baseline(Data& data, const PcaBaselineOptions& c) {
     const std::size_t d = data.train.shape()[1];
     if (c.code > std::min(d, data.train.shape()[0]))
-        throw UsageError(fmt::format("--code {} is more components than the {} x {} training data has", c.code,
+        throw UsageError(fmt::format("`code` {} is more components than the {} x {} training data has", c.code,
                                      data.train.shape()[0], d));
     const tg::PcaMethod method = c.method;
     fmt::print("model      PCA with {} components ({}, fitted in float64, evaluated in {})\n", c.code,

@@ -160,8 +160,8 @@ template <class T>
 ProbeResult probe_and_report(const Matrix<T>& train_codes, const Matrix<T>& test_codes, const Data& data,
                              const std::string& what, const std::string& out, const ProbeOptions& options) {
     if (data.classes == 0)
-        throw UsageError("the linear probe needs class labels: Fashion-MNIST has them; with --train-npy, give "
-                         "--train-labels-npy and --test-labels-npy");
+        throw UsageError("the linear probe needs class labels: Fashion-MNIST has them; with `train_npy`, give "
+                         "`train_labels_npy` and `test_labels_npy`");
     const ProbeResult r =
         linear_probe(train_codes, data.train_labels, test_codes, data.test_labels, data.classes, options);
     fmt::print("probe      {} ({} features, {} classes): test accuracy {:.4f}, train accuracy {:.4f} "

@@ -54,21 +54,37 @@ constexpr std::size_t kMaxLayers = 64;
 // Weights between two hidden layers of a stacked model (1024 x 1024: 4 MB of float32).
 constexpr std::size_t kMaxHiddenWeights = std::size_t(1) << 20;
 
+// ---- options that several kinds declare, each written once ------------------------------------
+// One help text for every kind: --help shows a key once, whichever kinds declare it.
+OptionSpec code_option(std::size_t default_value, std::size_t min = 1) {
+    return integer_option("code", default_value,
+                          "code size: hidden (vae: latent) units; pca: components kept; conv: dense units after the "
+                          "last feature map, 0 keeps that map as the code",
+                          min, kMaxLayerSize);
+}
+OptionSpec encoder_option(std::string default_value) {
+    return choice_option("encoder", std::move(default_value), "encoder (hidden) activation", encoder_choices());
+}
+OptionSpec decoder_option() { return choice_option("decoder", "linear", "decoder output", {"linear", "sigmoid"}); }
+OptionSpec tied_option() {
+    return flag_option("tied", true, "decoder weight is the encoder's transpose (the default), or its own matrix", "untied");
+}
+
 // ---- the one-hidden-layer autoencoder's options, shared by its variants ----------------------
 std::vector<OptionSpec> autoencoder_options() {
     return {
-        integer_option("code", 64, "code size (hidden units; PCA: components)", 1, kMaxLayerSize),
-        choice_option("encoder", "sigmoid", "encoder (hidden) activation", encoder_choices()),
-        choice_option("decoder", "linear", "decoder output", {"linear", "sigmoid"}),
-        choice_option("loss", "mse", "reconstruction loss (bce needs --decoder sigmoid)", {"mse", "bce"}),
-        flag_option("tied", true, "decoder weight is the encoder's transpose (the default), or its own matrix", "untied"),
+        code_option(64),
+        encoder_option("sigmoid"),
+        decoder_option(),
+        choice_option("loss", "mse", "reconstruction loss (bce needs `decoder` sigmoid)", {"mse", "bce"}),
+        tied_option(),
         real_option("weight_decay", 0, "adds this times the squared Frobenius norm of the weights", 0),
     };
 }
 
 std::string check_autoencoder(const OptionValues& o) {
     if (o.text("loss") == "bce" && o.text("decoder") != "sigmoid")
-        return "--loss bce needs --decoder sigmoid (cross-entropy compares probabilities)";
+        return "`loss` bce needs `decoder` sigmoid (cross-entropy compares probabilities)";
     return "";
 }
 
@@ -95,13 +111,13 @@ std::string check_layer_sizes(const OptionValues& o) {
     std::size_t total = 0;
     for (std::size_t i = 0; i + 1 < l.size(); ++i) {
         if (l[i] * l[i + 1] > kMaxHiddenWeights)
-            return "--layers: " + std::to_string(l[i]) + "," + std::to_string(l[i + 1]) + " is a " +
+            return "`layers`: " + std::to_string(l[i]) + "," + std::to_string(l[i + 1]) + " is a " +
                    std::to_string(l[i] * l[i + 1]) + "-weight matrix; neighbouring sizes may multiply to at most " +
                    std::to_string(kMaxHiddenWeights);
         total += l[i] * l[i + 1];
     }
     if (total > 4 * kMaxHiddenWeights)
-        return "--layers: the hidden layers hold " + std::to_string(total) + " weights; at most " +
+        return "`layers`: the hidden layers hold " + std::to_string(total) + " weights; at most " +
                std::to_string(4 * kMaxHiddenWeights);
     return "";
 }
@@ -125,7 +141,7 @@ std::optional<Corruption> corruption_of(const OptionValues& o, std::uint64_t see
 }
 std::string check_corruption_options(const OptionValues& o) {
     try {
-        if (const auto c = corruption_of(o, 0)) check_corruption("--corruption " + o.text("corruption") + " --corruption-amount", *c);
+        if (const auto c = corruption_of(o, 0)) check_corruption("`corruption` " + o.text("corruption") + " `corruption_amount`", *c);
     } catch (const std::invalid_argument& e) {
         return e.what();
     }
@@ -142,7 +158,7 @@ std::vector<OptionSpec> conv_options() {
 }
 
 std::string check_conv(const OptionValues& o) {
-    if (o.integer("padding") >= o.integer("kernel")) return "--padding must be smaller than --kernel";
+    if (o.integer("padding") >= o.integer("kernel")) return "`padding` must be smaller than `kernel`";
     return "";
 }
 
@@ -154,7 +170,7 @@ std::unique_ptr<ConvAutoencoder<T>> make_conv(const OptionValues& o, std::size_t
     if (in % channels != 0 || height == 0 || pixels % height != 0 || (o.integer("image_height") == 0 && height * height != pixels))
         throw UsageError("conv: rows of " + std::to_string(in) + " values are not " +
                          (o.integer("image_height") ? std::to_string(height) + " pixels high" : std::string("square images")) +
-                         " of " + std::to_string(channels) + " channel(s); set --image-height and --image-channels");
+                         " of " + std::to_string(channels) + " channel(s); set `image_height` and `image_channels`");
     ConvAutoencoderConfig c;
     c.image = {height, pixels / height, channels};
     c.channels = o.integers("channels");
@@ -194,8 +210,8 @@ std::vector<ModelKind> make_model_kinds() {
             real_option("sparsity_rho", 0.05, "sparse kl: target mean activation", 0, 1)},
         [](const OptionValues& o) -> std::string {
             if (o.text("sparsity") == "kl" && o.text("encoder") != "sigmoid")
-                return "--sparsity kl needs --encoder sigmoid (the penalty treats each code unit's mean as a probability)";
-            if (!(o.real("sparsity_rho") > 0 && o.real("sparsity_rho") < 1)) return "--sparsity-rho must lie strictly between 0 and 1";
+                return "`sparsity` kl needs `encoder` sigmoid (the penalty treats each code unit's mean as a probability)";
+            if (!(o.real("sparsity_rho") > 0 && o.real("sparsity_rho") < 1)) return "`sparsity_rho` must lie strictly between 0 and 1";
             return check_autoencoder(o);
         },
         []<class T>(const OptionValues& o, std::size_t in, std::uint64_t seed) -> std::unique_ptr<Model<T>> {
@@ -240,17 +256,17 @@ std::vector<ModelKind> make_model_kinds() {
                           "Jacobian of the encoder, or its random-projection estimate (any encoder)",
                           {"closed_form", "exact", "estimate"}),
             choice_option("contractive_encoder", "dense",
-                          "contractive: one dense layer (--code), a stacked encoder (--layers) or a conv one (--channels ...)",
+                          "contractive: one dense layer (`code`), a stacked encoder (`layers`) or a conv one (`channels` ...)",
                           {"dense", "stacked", "conv"}),
             layers_option({256, 64})} + conv_options(),
         [](const OptionValues& o) -> std::string {
             const std::string encoder = o.text("contractive_encoder");
             if (encoder != "dense" && o.text("contractive_penalty") == "closed_form")
-                return "--contractive-encoder " + encoder + " takes --contractive-penalty exact or estimate "
+                return "`contractive_encoder` " + encoder + " takes `contractive_penalty` exact or estimate "
                        "(the closed form is the one-layer encoder's)";
             if (encoder != "dense" && (o.text("loss") != "mse" || o.real("weight_decay") != 0))
-                return "--contractive-encoder " + encoder + " trains on squared error without weight decay "
-                       "(--loss bce and --weight-decay are the dense encoder's)";
+                return "`contractive_encoder` " + encoder + " trains on squared error without weight decay "
+                       "(`loss` bce and `weight_decay` are the dense encoder's)";
             if (encoder == "conv") return check_conv(o);
             if (encoder == "stacked") return check_layer_sizes(o);
             return check_autoencoder(o);
@@ -278,11 +294,9 @@ std::vector<ModelKind> make_model_kinds() {
          {{"contractive_encoder", "stacked"}, {"layers", {4, 2}}, {"contractive_lambda", 0.5}, {"contractive_penalty", "estimate"}},
          {{"contractive_encoder", "conv"}, {"channels", {2}}, {"code", 3}, {"contractive_lambda", 0.5}, {"contractive_penalty", "exact"}}}));
     kinds.push_back(model(
-        "stacked", "mirrored deep autoencoder (--layers)",
+        "stacked", "mirrored deep autoencoder (`layers`)",
         {layers_option({256, 64}),
-         choice_option("encoder", "sigmoid", "encoder (hidden) activation", encoder_choices()),
-         choice_option("decoder", "linear", "decoder output", {"linear", "sigmoid"}),
-         flag_option("tied", true, "decoder weight is the encoder's transpose (the default), or its own matrix", "untied")},
+         encoder_option("sigmoid"), decoder_option(), tied_option()},
         check_layer_sizes,
         []<class T>(const OptionValues& o, std::size_t in, std::uint64_t seed) -> std::unique_ptr<Model<T>> {
             return make_stacked<T>(o, in, seed);
@@ -291,10 +305,8 @@ std::vector<ModelKind> make_model_kinds() {
     kinds.push_back(model(
         "conv", "convolutional: strided convolutions, a dense code, transposed convolutions (tied: the same kernels)",
         conv_options() + std::vector<OptionSpec>{
-            integer_option("code", 64, "code size (hidden units; conv: 0 keeps the last feature map as the code)", 0, kMaxLayerSize),
-            choice_option("encoder", "relu", "encoder (hidden) activation", encoder_choices()),
-            choice_option("decoder", "linear", "decoder output", {"linear", "sigmoid"}),
-            flag_option("tied", true, "decoder weight is the encoder's transpose (the default), or its own matrix", "untied")} +
+            code_option(64, 0),
+            encoder_option("relu"), decoder_option(), tied_option()} +
             corruption_options(true),
         [](const OptionValues& o) -> std::string {
             const std::string problem = check_corruption_options(o);
@@ -311,9 +323,9 @@ std::vector<ModelKind> make_model_kinds() {
           {"corruption", "gaussian"}, {"corruption_amount", 0.1}}}));
     kinds.push_back(model(
         "vae", "variational autoencoder: a Gaussian code drawn by the reparameterisation trick, trained on the ELBO",
-        {integer_option("code", 16, "code size (hidden units; PCA: components)", 1, kMaxLayerSize),
+        {code_option(16),
          integer_option("hidden", 256, "vae: hidden units of the encoder and of the decoder", 1, kMaxLayerSize),
-         choice_option("encoder", "relu", "encoder (hidden) activation", encoder_choices()),
+         encoder_option("relu"),
          choice_option("likelihood", "bernoulli",
                        "vae: the decoder's p(x|z): bernoulli (cross-entropy on logits; data in [0, 1]) or gaussian "
                        "(unit variance: half the squared error)",
@@ -329,7 +341,7 @@ std::vector<ModelKind> make_model_kinds() {
         {{{"code", 2}, {"hidden", 3}}, {{"code", 2}, {"hidden", 3}, {"likelihood", "gaussian"}}}));
     kinds.push_back(model(
         "linear", "Kunin et al.'s linear autoencoder, no biases, \"sum\" L2 penalty (docs/studies.md)",
-        {integer_option("code", 64, "code size (hidden units; PCA: components)", 1, kMaxLayerSize),
+        {code_option(64),
          real_option("lambda", 0, "linear: weight of the sum of both weights' squared norms", 0)},
         nullptr,
         []<class T>(const OptionValues& o, std::size_t in, std::uint64_t seed) -> std::unique_ptr<Model<T>> {
@@ -340,13 +352,13 @@ std::vector<ModelKind> make_model_kinds() {
     ModelKind pca;
     pca.name = "pca";
     pca.summary = "the linear baseline: principal components, fitted in closed form";
-    pca.options = {integer_option("code", 64, "code size (hidden units; PCA: components)", 1, kMaxLayerSize),
+    pca.options = {code_option(64),
                    choice_option("pca_method", "eigh", "pca: eigendecomposition of the covariance, or SVD of the data",
                                  {"eigh", "svd"})};
     kinds.push_back(pca);
     ModelKind pixels;
     pixels.name = "pixels";
-    pixels.summary = "no model: the raw input is the code (the linear probe's baseline; use with --probe)";
+    pixels.summary = "no model: the raw input is the code (the linear probe's baseline)";
     kinds.push_back(pixels);
     return kinds;
 }

@@ -379,12 +379,7 @@ void Trainer<T>::restore(const nlohmann::json& checkpoint, const std::string& di
         remove_unfinished_writes(dir, checkpoint);
     s_->at = read_training_state(checkpoint, where, s_->steps_per_epoch());
     s_->last_checkpoint = dir;
-    // The worker pool's size; checkpoints before it was renamed call it "blas_threads".
-    const char* key = checkpoint.contains("threads") ? "threads" : "blas_threads";
-    const nlohmann::json threads = checkpoint.value(key, nlohmann::json(0));
-    if (!threads.is_number_integer() || threads.get<std::int64_t>() < 0 || threads.get<std::int64_t>() > 4096)
-        throw tg::io::FormatError(where + ": \"" + key + "\" must be a thread count, not " + threads.dump());
-    s_->checkpoint_threads = int(threads.get<std::int64_t>());
+    s_->checkpoint_threads = read_thread_count(checkpoint, where);
 }
 
 template <class T>

@@ -61,6 +61,10 @@ struct TrainingState {
     double epoch_gather_seconds = 0;         // part of epoch_seconds (0 in older checkpoints)
 };
 
+// The worker pool's size the checkpoint was written with (0: not recorded). Throws
+// tg::io::FormatError naming `where` for a value that is not a thread count.
+int read_thread_count(const nlohmann::json& meta, const std::string& where);
+
 // Adds the state's fields to a checkpoint's JSON.
 void write_training_state(nlohmann::json& meta, const TrainingState& state);
 

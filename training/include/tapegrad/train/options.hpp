@@ -49,10 +49,21 @@ struct OptionSpec {
 
     OptionSpec& may_change_on_resume() { resumable = true; return *this; }
 
+    /// How the library names it in messages and help: `key` (see option_name).
+    std::string name() const;
+    /// Its command-line flag, --key with '_' as '-' (the tool's name for it).
     std::string flag() const;
     /// "in [0, 1)", "at least 1", "one of a|b|c"...: the constraint in words, empty if none.
     std::string requirement() const;
 };
+
+/// The library names an option in its messages and help texts as its key in backquotes
+/// (`corruption_amount`): the key a C++ or JSON user sets. A tool shows its own names for them
+/// through with_flags (the `train` tool: --corruption-amount).
+std::string option_name(const std::string& key);
+
+/// `message` with every `key` replaced by that key's command-line flag.
+std::string with_flags(const std::string& message);
 
 /// Builders for the common shapes of option (bounds inclusive unless stated).
 OptionSpec integer_option(std::string key, std::size_t default_value, std::string help, std::size_t min = 0,
