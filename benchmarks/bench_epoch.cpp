@@ -16,10 +16,19 @@
 //   eval_all_s  the same trained model evaluated over all 70,000 rows (Trainer::reconstruction_mse
 //               of both sets): what every epoch paid before TrainerOptions::eval_train_rows.
 //   eval_pct    100 eval_s / train_s: evaluation next to the epoch's training.
+//   optim_us    the optimizer's update alone (Adam's step over every parameter, gradients as
+//               the last training step left them), per step: median of 200 calls after the epoch.
+//   floor_s     one-layer kinds: 938 x the GEMM-only step of the same shapes (gemm_only.hpp: the
+//               five products of a tied step, or the untied step's, on 64 x 784 buffers, nothing
+//               else), median of 200 steps at the same thread count, measured after the epoch:
+//               the physical floor of this algorithm on this BLAS. over_floor = train_s / floor_s;
+//               the goal (issue 29) is at most 1.25 at one thread.
 // Counters are means over the iterations (3, and 1 for the slow kinds); a table of them follows
 // the run. Fashion-MNIST comes from the Debian package (tt::load_data({})).
 //   ./build/benchmarks/bench_epoch                             # every kind, about 3 minutes
 //   ./build/benchmarks/bench_epoch --benchmark_filter=tied     # a subset
+#include "benchmarks/gemm_only.hpp"
+
 #include <tapegrad/random.hpp>
 #include <tapegrad/threads.hpp>
 #include <tapegrad/train/config.hpp>
@@ -30,6 +39,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -49,20 +59,22 @@ struct Kind {
     std::string name, kind;
     nlohmann::json options;
     int iterations = 3;
+    std::size_t floor_code = 0;  // one-layer kinds: the code size of the GEMM-only floor (0: none)
+    bool untied = false;
 };
 
 const std::vector<Kind>& kinds() {
     using nlohmann::json;
     static const std::vector<Kind> k{
-        {"autoencoder_tied_sigmoid_784x64", "autoencoder", {{"code", 64}}},
-        {"autoencoder_untied_sigmoid_784x64", "autoencoder", {{"code", 64}, {"tied", false}}},
-        {"sparse_l1_784x64", "sparse", {{"code", 64}}},
-        {"denoising_masking30_784x64", "denoising", {{"code", 64}, {"corruption", "masking"}, {"corruption_amount", 0.3}}},
-        {"denoising_gaussian30_784x64", "denoising", {{"code", 64}, {"corruption", "gaussian"}, {"corruption_amount", 0.3}}},
+        {"autoencoder_tied_sigmoid_784x64", "autoencoder", {{"code", 64}}, 3, 64},
+        {"autoencoder_untied_sigmoid_784x64", "autoencoder", {{"code", 64}, {"tied", false}}, 3, 64, true},
+        {"sparse_l1_784x64", "sparse", {{"code", 64}}, 3, 64},
+        {"denoising_masking30_784x64", "denoising", {{"code", 64}, {"corruption", "masking"}, {"corruption_amount", 0.3}}, 3, 64},
+        {"denoising_gaussian30_784x64", "denoising", {{"code", 64}, {"corruption", "gaussian"}, {"corruption_amount", 0.3}}, 3, 64},
         // scripts/main-job.sh's model (its optimizer settings do not change the time).
         {"main_job_denoising_gaussian30_784x100", "denoising",
-         {{"code", 100}, {"corruption", "gaussian"}, {"corruption_amount", 0.3}}},
-        {"contractive_784x64", "contractive", {{"code", 64}}},
+         {{"code", 100}, {"corruption", "gaussian"}, {"corruption_amount", 0.3}}, 3, 100},
+        {"contractive_784x64", "contractive", {{"code", 64}}, 3, 64},
         {"stacked_784-256-64_relu", "stacked", {{"layers", {256, 64}}, {"encoder", "relu"}}, 1},
         // The zoo's convolutional rows: 28x28 -> 14x14x16 -> 7x7x32 -> 64.
         {"conv_tied_16-32_code64", "conv", {{"code", 64}}, 1},
@@ -72,8 +84,31 @@ const std::vector<Kind>& kinds() {
 }
 
 struct Parts {
-    double train = 0, gather = 0, noise = 0, eval = 0, eval_all = 0;
+    double train = 0, gather = 0, noise = 0, eval = 0, eval_all = 0, optim = 0, floor = 0;
 };
+
+template <class F>
+double median_seconds(int calls, F&& f) {
+    std::vector<double> t(std::size_t(calls), 0.0);
+    for (double& x : t) {
+        const auto start = Clock::now();
+        f();
+        x = std::chrono::duration<double>(Clock::now() - start).count();
+    }
+    std::nth_element(t.begin(), t.begin() + calls / 2, t.end());
+    return t[std::size_t(calls / 2)];
+}
+
+// 938 steps of only the products a step of this shape performs (no floor: 0).
+double floor_seconds(const Kind& k) {
+    if (k.floor_code == 0) return 0;
+    namespace wl = tg::workload;
+    const wl::Size size{784, k.floor_code, 64};
+    const wl::Variant v = k.untied ? wl::Variant::untied : wl::Variant::tied;
+    tg::bench::GemmOnly<float> gemms(v, size, wl::make_initial_values<float>(v, size));
+    for (int i = 0; i < 20; ++i) gemms.step();  // warm the caches and the BLAS threads
+    return 938 * median_seconds(200, [&] { benchmark::DoNotOptimize(gemms.step()); });
+}
 
 // The model's corruption of every batch of epoch `epoch`, as the Trainer feeds them.
 double noise_seconds(tg::models::Model<float>& model, const tg::Matrix<float>& x, std::size_t batch_rows,
@@ -130,27 +165,41 @@ void epoch(benchmark::State& state, const Kind& k, int threads) {
         const auto start = Clock::now();
         benchmark::DoNotOptimize(trainer.reconstruction_mse(data.train) + trainer.reconstruction_mse(data.test));
         sum.eval_all += std::chrono::duration<double>(Clock::now() - start).count();
+        // The update alone: the parameters move a little further along the last gradients.
+        sum.optim += median_seconds(200, [&] { adam->step(); });
+        sum.floor += floor_seconds(k);
     }
     const double n = double(state.iterations());
-    const Parts m{sum.train / n, sum.gather / n, sum.noise / n, sum.eval / n, sum.eval_all / n};
+    const Parts m{sum.train / n, sum.gather / n, sum.noise / n, sum.eval / n, sum.eval_all / n, sum.optim / n, sum.floor / n};
     state.counters["gather_s"] = m.gather;
     state.counters["noise_s"] = m.noise;
     state.counters["step_s"] = m.train - m.gather - m.noise;
     state.counters["eval_s"] = m.eval;
     state.counters["eval_all_s"] = m.eval_all;
     state.counters["eval_pct"] = 100 * m.eval / m.train;
+    state.counters["optim_us"] = 1e6 * m.optim;
+    if (m.floor > 0) state.counters["over_floor"] = m.train / m.floor;
     rows().push_back({k.name, threads, m});
 }
 
 void print_table() {
     if (rows().empty()) return;
-    std::printf("\n| model | threads | epoch (training) ms | steps ms | gather ms | noise ms | eval ms | eval / epoch "
-                "| eval of all 70,000 rows ms |\n|---|---|---|---|---|---|---|---|---|\n");
+    std::printf("\n| model | threads | epoch (training) ms | steps ms | gather ms | noise ms | optimizer µs / step | eval ms "
+                "| eval / epoch | eval of all 70,000 rows ms | GEMM floor ms | epoch / floor |\n"
+                "|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (const Row& r : rows()) {
         const Parts& m = r.mean;
-        std::printf("| %s | %d | %.0f | %.0f | %.1f | %.1f | %.0f | %.1f %% | %.0f |\n", r.name.c_str(), r.threads,
-                    1e3 * m.train, 1e3 * (m.train - m.gather - m.noise), 1e3 * m.gather, 1e3 * m.noise, 1e3 * m.eval,
-                    100 * m.eval / m.train, 1e3 * m.eval_all);
+        std::string floor = "", ratio = "";
+        if (m.floor > 0) {
+            floor = std::to_string(int(std::lround(1e3 * m.floor)));
+            char b[64];
+            const double x = m.train / m.floor;
+            std::snprintf(b, sizeof b, "%.3f%s", x, r.threads == 1 ? (x <= 1.25 ? " (goal 1.25: met)" : " (goal 1.25: **missed**)") : "");
+            ratio = b;
+        }
+        std::printf("| %s | %d | %.0f | %.0f | %.1f | %.1f | %.0f | %.0f | %.1f %% | %.0f | %s | %s |\n", r.name.c_str(),
+                    r.threads, 1e3 * m.train, 1e3 * (m.train - m.gather - m.noise), 1e3 * m.gather, 1e3 * m.noise,
+                    1e6 * m.optim, 1e3 * m.eval, 100 * m.eval / m.train, 1e3 * m.eval_all, floor.c_str(), ratio.c_str());
     }
 }
 

@@ -151,11 +151,14 @@ inline void philox_sets_avx2(std::uint32_t b0, std::uint32_t c1, std::uint32_t c
         for (int r = 0; r < philox_rounds; ++r) {
             const __m256i kv0 = _mm256_set1_epi64x(k0), kv1 = _mm256_set1_epi64x(k1);
             for (int v = 0; v < 2; ++v) {
+                // x1 ^ key and x3 ^ key while the multiplies run: the chain per round is then
+                // multiply, shift, one xor.
+                const __m256i q1 = _mm256_xor_si256(x1[v], kv0), q3 = _mm256_xor_si256(x3[v], kv1);
                 const __m256i p0 = _mm256_mul_epu32(x0[v], m0);
                 const __m256i p1 = _mm256_mul_epu32(x2[v], m1);
-                x0[v] = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p1, 32), x1[v]), kv0);
+                x0[v] = _mm256_xor_si256(_mm256_srli_epi64(p1, 32), q1);
                 x1[v] = p1;
-                x2[v] = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p0, 32), x3[v]), kv1);
+                x2[v] = _mm256_xor_si256(_mm256_srli_epi64(p0, 32), q3);
                 x3[v] = p0;
             }
             k0 += philox_w0;
