@@ -1,6 +1,8 @@
-// The entries of the registry (registry.hpp). Each model kind and optimizer is declared here
-// once; nothing else in the project lists them.
+// The model kinds of the registry (registry.hpp; the optimizers are in optimizer_kinds.cpp).
+// Each kind is declared here once; nothing else in the project lists them.
 #include "tapegrad/train/registry.hpp"
+
+#include "kind_lookup.hpp"
 
 #include <tapegrad/models/all.hpp>
 
@@ -31,17 +33,6 @@ ModelKind model(std::string name, std::string summary, std::vector<OptionSpec> o
     k.gradcheck_variants = std::move(gradcheck_variants);
     return k;
 }
-template <class F>
-OptimizerKind optimizer(std::string name, std::string summary, std::vector<OptionSpec> options, F) {
-    OptimizerKind k;
-    k.name = std::move(name);
-    k.summary = std::move(summary);
-    k.options = std::move(options);
-    k.make_float = [](const OptionValues& o, std::vector<Parameter<float>*> p) { return F{}.template operator()<float>(o, std::move(p)); };
-    k.make_double = [](const OptionValues& o, std::vector<Parameter<double>*> p) { return F{}.template operator()<double>(o, std::move(p)); };
-    return k;
-}
-
 // --encoder accepts every activation, and "linear" for the identity.
 std::vector<std::string> encoder_choices() {
     std::vector<std::string> c = tg::activation_names();
@@ -363,68 +354,14 @@ std::vector<ModelKind> make_model_kinds() {
     return kinds;
 }
 
-std::vector<OptimizerKind> make_optimizer_kinds() {
-    const OptionSpec momentum = unit_interval_option("momentum", 0.9, "momentum/nesterov: momentum", true);
-    const OptionSpec eps = positive_option("eps", 1e-8, "adam/rmsprop: epsilon");
-    auto lr = [](double default_value) { return positive_option("lr", default_value, "learning rate"); };
-    std::vector<OptimizerKind> kinds;
-    kinds.push_back(optimizer("sgd", "plain stochastic gradient descent", {lr(0.1)},
-                              []<class T>(const OptionValues& o, std::vector<Parameter<T>*> p) -> std::unique_ptr<Optimizer<T>> {
-                                  return std::make_unique<SGD<T>>(std::move(p), o.real("lr"));
-                              }));
-    kinds.push_back(optimizer("momentum", "SGD with heavy-ball momentum", {lr(0.01), momentum},
-                              []<class T>(const OptionValues& o, std::vector<Parameter<T>*> p) -> std::unique_ptr<Optimizer<T>> {
-                                  return std::make_unique<SGD<T>>(std::move(p), o.real("lr"), o.real("momentum"), false);
-                              }));
-    kinds.push_back(optimizer("nesterov", "SGD with Nesterov momentum", {lr(0.01), momentum},
-                              []<class T>(const OptionValues& o, std::vector<Parameter<T>*> p) -> std::unique_ptr<Optimizer<T>> {
-                                  return std::make_unique<SGD<T>>(std::move(p), o.real("lr"), o.real("momentum"), true);
-                              }));
-    kinds.push_back(optimizer("rmsprop", "RMSProp",
-                              {lr(1e-3), unit_interval_option("rmsprop_rho", 0.9, "rmsprop: decay of the squared-gradient average", true), eps},
-                              []<class T>(const OptionValues& o, std::vector<Parameter<T>*> p) -> std::unique_ptr<Optimizer<T>> {
-                                  return std::make_unique<RMSProp<T>>(std::move(p), o.real("lr"), o.real("rmsprop_rho"), o.real("eps"));
-                              }));
-    kinds.push_back(optimizer("adam", "Adam with bias correction",
-                              {lr(1e-3), unit_interval_option("beta1", 0.9, "adam: first-moment decay", true),
-                               unit_interval_option("beta2", 0.999, "adam: second-moment decay", true), eps},
-                              []<class T>(const OptionValues& o, std::vector<Parameter<T>*> p) -> std::unique_ptr<Optimizer<T>> {
-                                  return std::make_unique<Adam<T>>(std::move(p), o.real("lr"), o.real("beta1"), o.real("beta2"),
-                                                                   o.real("eps"));
-                              }));
-    return kinds;
-}
-
-template <class Kind>
-const Kind& find(const std::vector<Kind>& kinds, const std::string& name, const char* what) {
-    for (const Kind& k : kinds)
-        if (k.name == name) return k;
-    std::string known;
-    for (const Kind& k : kinds) known += (known.empty() ? "" : "|") + k.name;
-    throw UsageError("unknown " + std::string(what) + " '" + name + "' (expected " + known + ")");
-}
-
-template <class Kind>
-std::vector<std::string> names(const std::vector<Kind>& kinds) {
-    std::vector<std::string> out;
-    for (const Kind& k : kinds) out.push_back(k.name);
-    return out;
-}
-
 }  // namespace
 
 const std::vector<ModelKind>& model_kinds() {
     static const std::vector<ModelKind> kinds = make_model_kinds();
     return kinds;
 }
-const std::vector<OptimizerKind>& optimizer_kinds() {
-    static const std::vector<OptimizerKind> kinds = make_optimizer_kinds();
-    return kinds;
-}
-const ModelKind& model_kind(const std::string& name) { return find(model_kinds(), name, "model kind"); }
-const OptimizerKind& optimizer_kind(const std::string& name) { return find(optimizer_kinds(), name, "optimizer"); }
-std::vector<std::string> model_kind_names() { return names(model_kinds()); }
-std::vector<std::string> optimizer_kind_names() { return names(optimizer_kinds()); }
+const ModelKind& model_kind(const std::string& name) { return detail::find(model_kinds(), name, "model kind"); }
+std::vector<std::string> model_kind_names() { return detail::names(model_kinds()); }
 
 template <class T>
 std::unique_ptr<models::Model<T>> make_model(const ModelKind& kind, const OptionValues& options, std::size_t input,
@@ -437,12 +374,6 @@ std::unique_ptr<models::Model<T>> make_model(const ModelKind& kind, const Option
     }
 }
 
-template <class T>
-std::unique_ptr<Optimizer<T>> make_optimizer(const OptimizerKind& kind, const OptionValues& options,
-                                             std::vector<Parameter<T>*> parameters) {
-    return kind.factory<T>()(options, std::move(parameters));
-}
-
 // Distinct odd constants keep the three streams (initialisation, shuffling, noise) apart even
 // though they all come from one --seed.
 std::uint64_t noise_seed(std::uint64_t seed) { return seed * 0x9E3779B97F4A7C15ull + 0x632BE59BD9B4E019ull; }
@@ -450,7 +381,5 @@ std::uint64_t shuffle_seed(std::uint64_t seed) { return seed * 0xBF58476D1CE4E5B
 
 template std::unique_ptr<models::Model<float>> make_model<float>(const ModelKind&, const OptionValues&, std::size_t, std::uint64_t);
 template std::unique_ptr<models::Model<double>> make_model<double>(const ModelKind&, const OptionValues&, std::size_t, std::uint64_t);
-template std::unique_ptr<Optimizer<float>> make_optimizer<float>(const OptimizerKind&, const OptionValues&, std::vector<Parameter<float>*>);
-template std::unique_ptr<Optimizer<double>> make_optimizer<double>(const OptimizerKind&, const OptionValues&, std::vector<Parameter<double>*>);
 
 }  // namespace tg::train
