@@ -189,6 +189,22 @@ void ensure_shape_of(const Matrix<T>& x, Matrix<T>& out) {
 
 }  // namespace detail
 
+namespace {
+
+// The whole-batch form of a function of rows [r0, r1): every error raised before out changes,
+// out shaped like x, the rows split over the worker pool (each element's draw is keyed by its
+// sample and position, so the split does not change the numbers).
+template <class T, class Rows>
+void over_the_batch(const char* fn, const Matrix<T>& x, std::span<const std::uint64_t> sample_ids,
+                    std::uint64_t epoch, Matrix<T>& out, Rows rows) {
+    detail::check_rows(fn, x, sample_ids, x, 0, x.shape()[0]);
+    detail::checked_epoch(epoch);
+    detail::ensure_shape_of(x, out);
+    parallel::for_rows(x.shape()[0], x.shape()[1], rows);
+}
+
+}  // namespace
+
 /// The word that serves `element` in the stream (seed; stream, index, epoch): one scalar
 /// Philox call. For tests and one-off draws; the batch functions below compute it in bulk.
 std::uint32_t word(std::uint64_t seed, Stream stream, std::uint64_t index, std::uint64_t epoch,
@@ -229,11 +245,12 @@ std::uint64_t drop_threshold(double p) {
     return std::uint64_t(std::llround(p * 4294967296.0));
 }
 
-/// Masking noise for rows [r0, r1): out(r, j) = 0 with probability p, else x(r, j); row r is the
-/// sample `sample_ids[r]`. `out` must already have x's shape (it may be x itself).
+namespace {
+
+// Masking with the stream pair (stream, stream + 1): Stream::masking or Stream::dropout.
 template <class T>
-void mask_rows(const Matrix<T>& x, std::span<const std::uint64_t> sample_ids, std::uint64_t seed,
-               std::uint64_t epoch, double drop_probability, Matrix<T>& out, std::size_t r0, std::size_t r1) {
+void mask_rows_in(Stream stream, const Matrix<T>& x, std::span<const std::uint64_t> sample_ids, std::uint64_t seed,
+                  std::uint64_t epoch, double drop_probability, Matrix<T>& out, std::size_t r0, std::size_t r1) {
     static_assert(std::is_floating_point_v<T>);
     const std::uint64_t threshold = drop_threshold(drop_probability);
     const std::uint32_t e = detail::checked_epoch(epoch);
@@ -257,7 +274,7 @@ void mask_rows(const Matrix<T>& x, std::span<const std::uint64_t> sample_ids, st
         alignas(64) std::uint16_t h[2 * detail::chunk_elements];
         const std::uint32_t id = std::uint32_t(sample_ids[r]);
         detail::for_each_chunk<detail::Order::element>(
-            (cols + 1) / 2, id, e, std::uint32_t(Stream::masking), key_of(seed), w, nullptr,
+            (cols + 1) / 2, id, e, std::uint32_t(stream), key_of(seed), w, nullptr,
             [&](std::size_t jw, std::size_t nw) {
                 const std::size_t j = 2 * jw, n = std::min(2 * nw, cols - j);
                 detail::halves_of(w, h, nw);
@@ -266,10 +283,18 @@ void mask_rows(const Matrix<T>& x, std::span<const std::uint64_t> sample_ids, st
                 for (std::size_t i = 0; i < n; ++i) tie |= unsigned(h[i] == top);
                 if (tie != 0) [[unlikely]]
                     for (std::size_t i = 0; i < n; ++i)
-                        if (h[i] == top && detail::half(word(seed, Stream::masking_tie, id, epoch, (j + i) / 2), j + i) < low)
+                        if (h[i] == top && detail::half(word(seed, Stream(std::uint32_t(stream) + 1), id, epoch, (j + i) / 2), j + i) < low)
                             o[j + i] = T(0);
             });
     }
+}
+
+}  // namespace
+
+template <class T>
+void mask_rows(const Matrix<T>& x, std::span<const std::uint64_t> sample_ids, std::uint64_t seed,
+               std::uint64_t epoch, double drop_probability, Matrix<T>& out, std::size_t r0, std::size_t r1) {
+    mask_rows_in(Stream::masking, x, sample_ids, seed, epoch, drop_probability, out, r0, r1);
 }
 
 /// Masking noise for the whole batch; resizes `out` to x's shape if needed (no allocation when
@@ -277,13 +302,23 @@ void mask_rows(const Matrix<T>& x, std::span<const std::uint64_t> sample_ids, st
 template <class T>
 void mask_rows(const Matrix<T>& x, std::span<const std::uint64_t> sample_ids, std::uint64_t seed,
                std::uint64_t epoch, double drop_probability, Matrix<T>& out) {
-    detail::check_rows("mask_rows", x, sample_ids, x, 0, x.shape()[0]);  // all errors before out changes
+    drop_threshold(drop_probability);
+    over_the_batch("mask_rows", x, sample_ids, epoch, out, [&](std::size_t r0, std::size_t r1) {
+        mask_rows(x, sample_ids, seed, epoch, drop_probability, out, r0, r1);
+    });
+}
+
+template <class T>
+void dropout_mask_rows(std::span<const std::uint64_t> sample_ids, std::uint64_t seed, std::uint64_t epoch,
+                       double drop_probability, std::size_t cols, Matrix<T>& out) {
     drop_threshold(drop_probability);
     detail::checked_epoch(epoch);
-    detail::ensure_shape_of(x, out);
-    // Rows split over the threads: every element's draw is keyed by sample and position.
-    parallel::for_rows(x.shape()[0], x.shape()[1], [&](std::size_t r0, std::size_t r1) {
-        mask_rows(x, sample_ids, seed, epoch, drop_probability, out, r0, r1);
+    detail::check_elements(0, cols);
+    for (std::size_t r = 0; r < sample_ids.size(); ++r) detail::check_sample_id(sample_ids[r], r);
+    if (out.shape()[0] != sample_ids.size() || out.shape()[1] != cols) out.resize({sample_ids.size(), cols});
+    std::fill(out.begin(), out.end(), drop_probability < 1 ? T(1 / (1 - drop_probability)) : T(0));
+    parallel::for_rows(out.shape()[0], cols, [&](std::size_t r0, std::size_t r1) {
+        mask_rows_in(Stream::dropout, out, sample_ids, seed, epoch, drop_probability, out, r0, r1);
     });
 }
 
@@ -319,12 +354,8 @@ void add_gaussian_rows(const Matrix<T>& x, std::span<const std::uint64_t> sample
 template <class T>
 void add_gaussian_rows(const Matrix<T>& x, std::span<const std::uint64_t> sample_ids, std::uint64_t seed,
                        std::uint64_t epoch, double sigma, Matrix<T>& out) {
-    detail::check_rows("add_gaussian_rows", x, sample_ids, x, 0, x.shape()[0]);  // all errors before out changes
     detail::check_sigma(sigma);
-    detail::checked_epoch(epoch);
-    detail::ensure_shape_of(x, out);
-    // Rows split over the threads: every element's draw is keyed by sample and position.
-    parallel::for_rows(x.shape()[0], x.shape()[1], [&](std::size_t r0, std::size_t r1) {
+    over_the_batch("add_gaussian_rows", x, sample_ids, epoch, out, [&](std::size_t r0, std::size_t r1) {
         add_gaussian_rows(x, sample_ids, seed, epoch, sigma, out, r0, r1);
     });
 }
@@ -381,7 +412,9 @@ void permutation(std::size_t n, std::uint64_t seed, std::uint64_t epoch, std::ve
     template void add_gaussian_rows<T>(const Matrix<T>&, std::span<const std::uint64_t>, std::uint64_t,         \
                                        std::uint64_t, double, Matrix<T>&);                                       \
     template void standard_normal_rows<T>(std::span<const std::uint64_t>, std::uint64_t, std::uint64_t,         \
-                                          std::size_t, Matrix<T>&);
+                                          std::size_t, Matrix<T>&);                                              \
+    template void dropout_mask_rows<T>(std::span<const std::uint64_t>, std::uint64_t, std::uint64_t, double,    \
+                                       std::size_t, Matrix<T>&);
 TG_RANDOM_INSTANCES(float)
 TG_RANDOM_INSTANCES(double)
 #undef TG_RANDOM_INSTANCES

@@ -172,6 +172,10 @@ std::vector<Case> op_cases() {
     b.add("elementwise", "add column broadcast", {{3, 1}, {3, 4}}, TG_OP { return v[0] + v[1]; });
     b.add("elementwise", "sub scalar broadcast", {{3, 4}, {1, 1}}, TG_OP { return v[0] - v[1]; });
     b.add("elementwise", "sub", {{3, 4}, {3, 4}}, TG_OP { return v[0] - v[1]; });
+    b.add("elementwise", "dropout p = 0.4", {{3, 4}}, TG_OP {
+        static const std::uint64_t ids[] = {5, 6, 7};
+        return dropout(v[0], 0.4, {.seed = 3, .epoch = 1, .sample_ids = ids}, Mode::train);
+    });
     b.add("elementwise", "mul", {{3, 4}, {3, 4}}, TG_OP { return v[0] * v[1]; });
     b.add("elementwise", "mul row x column broadcast", {{1, 4}, {3, 1}}, TG_OP { return v[0] * v[1]; });
     b.add("elementwise", "mul x x (used twice)", {{3, 4}}, TG_OP { return v[0] * v[0]; });

@@ -20,7 +20,8 @@
 //                index    masking, gaussian: the global sample id (not the row in the batch)
 //                         shuffle: the redraw number, 0 for the first draw
 //                epoch    as given
-//                stream   Stream::gaussian = 1, shuffle = 2, masking = 3, masking_tie = 4
+//                stream   Stream::gaussian = 1, shuffle = 2, masking = 3, masking_tie = 4,
+//                         dropout = 5, dropout_tie = 6
 //              Every field must be < 2^32 (element < 2^34); otherwise std::invalid_argument.
 //   words      one call returns {w0, w1, w2, w3}; element e uses word e % 4 of the call whose
 //              counter holds e / 4 (four neighbouring elements share a call).
@@ -29,6 +30,8 @@
 //              if h = T and the same half of Stream::masking_tie's word is below L; else x(r, j).
 //              So P(drop) = t / 2^32 exactly; p = 1 (t = 2^32) drops all, p = 0 none. (Layout 1,
 //              before Dec 2026, dropped when the element's own 32-bit word of Stream 0 was < t.)
+//   dropout    the same as masking with the streams dropout and dropout_tie; kept elements are
+//              1 / (1 - p) in the mask (all 0 for p = 1).
 //   gaussian   elements 4b and 4b+1 come from the pair (w0, w1), 4b+2 and 4b+3 from (w2, w3):
 //                u1 = ((wa >> 8) + 1) 2^-24  in (0, 1]      (wa = w0 or w2: the radius)
 //                u2 = (wb >> 8) 2^-24        in [0, 1)      (wb = w1 or w3: the angle)
@@ -63,7 +66,7 @@ namespace tg::random {
 
 /// Which use a draw serves: the counter's fourth word, so that uses never share counters.
 /// Value 0 served masking until it took 16-bit draws (layout 2); it is not reused.
-enum class Stream : std::uint32_t { gaussian = 1, shuffle = 2, masking = 3, masking_tie = 4 };
+enum class Stream : std::uint32_t { gaussian = 1, shuffle = 2, masking = 3, masking_tie = 4, dropout = 5, dropout_tie = 6 };
 
 /// The masking layout's version, recorded by checkpoints: 1 drew a 32-bit word per element
 /// (Stream 0), 2 draws 16 bits (Stream::masking, Stream::masking_tie), with the same probability.
@@ -122,6 +125,12 @@ void mask_rows(const Matrix<T>& x, std::span<const std::uint64_t> sample_ids, st
 template <class T>
 void mask_rows(const Matrix<T>& x, std::span<const std::uint64_t> sample_ids, std::uint64_t seed,
                std::uint64_t epoch, double drop_probability, Matrix<T>& out);
+
+/// Dropout's mask, rows x cols (out is resized): 0 with probability p, else 1 / (1 - p) (all 0
+/// for p = 1), keyed by (seed, epoch, sample id, column) in the dropout streams.
+template <class T>
+void dropout_mask_rows(std::span<const std::uint64_t> sample_ids, std::uint64_t seed, std::uint64_t epoch,
+                       double drop_probability, std::size_t cols, Matrix<T>& out);
 
 /// Gaussian noise for rows [r0, r1): out = x + sigma N(0, 1), Box-Muller in float with xsimd.
 /// `out` must already have x's shape (it may be x itself).

@@ -5,6 +5,7 @@
 #include "tapegrad/graphviz.hpp"
 #include "tapegrad/ops/activations.hpp"
 #include "tapegrad/ops/conv.hpp"
+#include "tapegrad/ops/dropout.hpp"
 #include "tapegrad/ops/elementwise.hpp"
 #include "tapegrad/ops/linear.hpp"
 #include "tapegrad/ops/losses.hpp"
