@@ -27,10 +27,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-// A step whose loss is not finite: training cannot continue.
-struct Diverged {
-    std::string what;
-};
+struct Diverged { std::string what; };  // a step whose loss is not finite: training cannot continue
 
 }  // namespace
 
@@ -55,6 +52,7 @@ struct Trainer<T>::State {
     Matrix<T> batch;
     std::vector<std::size_t> order;
     std::vector<std::uint64_t> batch_ids;
+    const std::vector<std::uint8_t> train_levels = byte_levels_of(train);  // empty unless pixels k / 255
     // Where the run stands (what a checkpoint records): epochs done, the history, and the part
     // of the next epoch a resumed run starts with (all zero at an epoch's start).
     TrainingState at;
@@ -122,10 +120,9 @@ struct Trainer<T>::State {
         Progress progress(leader ? options.progress : ProgressMode::none, epoch, options.epochs, steps, first);
         const auto start = Clock::now();
         for (std::size_t s = first; s < steps; ++s) {
-            const std::size_t begin = s * options.batch, rows = std::min(options.batch, n - begin);
-            const auto [lo, hi] = data_parallel.shard(rows);  // all rows for one process
+            const std::size_t rows = std::min(options.batch, n - s * options.batch);
             const auto gather_start = Clock::now();  // two clock reads: ~50 ns of a step's 100s of µs
-            gather(begin + lo, hi - lo);
+            gather(s);
             gather_seconds += seconds_since(gather_start);
             set_learning_rate(std::size_t(epoch - 1) * steps + s, std::size_t(options.epochs) * steps);
             try {
@@ -228,11 +225,19 @@ struct Trainer<T>::State {
         r.eval_seconds = seconds_since(start);
     }
 
-    // The batch: rows [begin, begin + rows) of this epoch's order, and their ids (the noise's keys).
-    void gather(std::size_t begin, std::size_t rows) {
-        const std::span<const std::size_t> ids(order.data() + begin, rows);
+    // Step s's rows of this epoch's order: this rank's shard of them (all for one process).
+    std::span<const std::size_t> rows_of_step(std::size_t s) const {
+        const std::size_t begin = s * options.batch, rows = std::min(options.batch, train.shape()[0] - begin);
+        const auto [lo, hi] = data_parallel.shard(rows);
+        return {order.data() + begin + lo, hi - lo};
+    }
+
+    // Step s's batch and its ids (the noise's keys).
+    void gather(std::size_t s) {
+        const std::span<const std::size_t> ids = rows_of_step(s);
         batch_ids.assign(ids.begin(), ids.end());
-        gather_rows(train, ids, batch);
+        if (train_levels.empty()) gather_rows(train, ids, batch);
+        else gather_level_rows(train_levels, train.shape()[1], ids, batch);
     }
 
     void save(const TrainingState& state) {
