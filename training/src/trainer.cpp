@@ -225,16 +225,11 @@ struct Trainer<T>::State {
         r.eval_seconds = seconds_since(start);
     }
 
-    // Step s's rows of this epoch's order: this rank's shard of them (all for one process).
-    std::span<const std::size_t> rows_of_step(std::size_t s) const {
-        const std::size_t begin = s * options.batch, rows = std::min(options.batch, train.shape()[0] - begin);
-        const auto [lo, hi] = data_parallel.shard(rows);
-        return {order.data() + begin + lo, hi - lo};
-    }
-
-    // Step s's batch and its ids (the noise's keys).
+    // Step s's batch (this rank's shard of its rows of this epoch's order) and its ids (the noise's keys).
     void gather(std::size_t s) {
-        const std::span<const std::size_t> ids = rows_of_step(s);
+        const std::size_t begin = s * options.batch, rows = std::min(options.batch, train.shape()[0] - begin);
+        const auto [lo, hi] = data_parallel.shard(rows);  // all rows for one process
+        const std::span<const std::size_t> ids(order.data() + begin + lo, hi - lo);
         batch_ids.assign(ids.begin(), ids.end());
         if (train_levels.empty()) gather_rows(train, ids, batch);
         else gather_level_rows(train_levels, train.shape()[1], ids, batch);
