@@ -381,9 +381,13 @@ EOF
         echo "epoch: the training loop as the Trainer times it; gather: the copy of each batch's shuffled"
         echo "rows (timed by the Trainer); noise: the model's corruption of every batch of the same epoch, timed"
         echo "in a pass of its own; steps = epoch − gather − noise (forward, backward, Adam); eval: the Trainer's"
-        echo "evaluation with the default options (train MSE on 10,000 rows, test MSE on all 10,000); the last"
-        echo "column evaluates the same model on all 70,000 rows. \`benchmarks/bench_epoch.cpp\`'s header says"
-        echo "exactly how each part is measured."
+        echo "evaluation with the default options (train MSE on 10,000 rows, test MSE on all 10,000), and beside"
+        echo "it the same model on all 70,000 rows; optimizer: Adam's update alone per step. The floor, measured"
+        echo "in the same run at the same thread count: for the one-layer kinds 938 steps of only their matrix"
+        echo "products (\`benchmarks/gemm_only.hpp\`), the last column being the epoch over it (goal, one"
+        echo "thread: at most 1.25); for the tied conv kind 938 hand-coded conv steps (\`baseline/conv_handcoded.hpp\`),"
+        echo "the last column being its steps over them (goal: at most 1.10). \`benchmarks/bench_epoch.cpp\`'s"
+        echo "header says exactly how each part is measured."
         echo
         echo "\`build/benchmarks/bench_epoch${epoch_args[*]:+ ${epoch_args[*]}}\`"
         echo
