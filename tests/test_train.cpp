@@ -25,6 +25,22 @@
 namespace fs = std::filesystem;
 using namespace tg_test;
 
+namespace {
+
+// One epoch of a 4-unit autoencoder on synthetic data in tmp / name: a checkpoint to edit.
+fs::path one_synthetic_epoch(TempDir& tmp, const char* name) {
+    write_synthetic(tmp);
+    const fs::path dir = tmp.dir / name;
+    BOOST_REQUIRE_EQUAL(run_train("--train-npy " + (tmp / "train.npy") + " --test-npy " + (tmp / "test.npy") +
+                                      " --code 4 --epochs 1 --out " + dir.string(),
+                                  tmp)
+                            .code,
+                        0);
+    return dir;
+}
+
+}  // namespace
+
 BOOST_AUTO_TEST_SUITE(train)
 
 BOOST_AUTO_TEST_CASE(resume_after_an_epoch_is_bit_identical) {
@@ -244,13 +260,7 @@ BOOST_AUTO_TEST_CASE(corrupt_data_files_exit_with_3_naming_the_file) {
 // built or any file outside the checkpoint is read.
 BOOST_AUTO_TEST_CASE(hostile_checkpoints_are_refused_with_a_message) {
     TempDir tmp;
-    write_synthetic(tmp);
-    const fs::path good = tmp.dir / "good";
-    BOOST_REQUIRE_EQUAL(run_train("--train-npy " + (tmp / "train.npy") + " --test-npy " + (tmp / "test.npy") +
-                                      " --code 4 --epochs 1 --out " + good.string(),
-                                  tmp)
-                            .code,
-                        0);
+    const fs::path good = one_synthetic_epoch(tmp, "good");
     const nlohmann::json base = read_json(good / "checkpoint.json");
     tg::io::save_npy<float>(tmp / "outside.npy", tg::make_matrix<float>(64, 4));
     using nlohmann::json;
@@ -342,18 +352,10 @@ BOOST_AUTO_TEST_CASE(the_inference_example_encodes_what_train_exported) {
     BOOST_TEST(read_bytes(tmp.dir / "encode.txt").find("error: ") != std::string::npos);
 }
 
-// Version 1 checkpoints kept std::mt19937_64 states; they cannot be continued exactly by the
-// counter-based noise, and say so.
 // Layout 1 of the masking noise only matters to runs that used masking: others still resume.
 BOOST_AUTO_TEST_CASE(a_run_without_masking_resumes_whatever_its_masking_layout) {
     TempDir tmp;
-    write_synthetic(tmp);
-    const fs::path dir = tmp.dir / "run";
-    BOOST_REQUIRE_EQUAL(run_train("--train-npy " + (tmp / "train.npy") + " --test-npy " + (tmp / "test.npy") +
-                                      " --code 4 --epochs 1 --out " + dir.string(),
-                                  tmp)
-                            .code,
-                        0);
+    const fs::path dir = one_synthetic_epoch(tmp, "run");
     nlohmann::json j = read_json(dir / "checkpoint.json");
     BOOST_TEST(j.at("masking_layout") == 2);
     j.erase("masking_layout");
@@ -362,6 +364,8 @@ BOOST_AUTO_TEST_CASE(a_run_without_masking_resumes_whatever_its_masking_layout) 
     BOOST_TEST(r.code == 0, r.output);
 }
 
+// Version 1 checkpoints kept std::mt19937_64 states; they cannot be continued exactly by the
+// counter-based noise, and say so.
 BOOST_AUTO_TEST_CASE(old_format_checkpoints_are_refused_with_a_reason) {
     TempDir tmp;
     fs::create_directories(tmp.dir / "old");
