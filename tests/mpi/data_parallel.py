@@ -55,9 +55,9 @@ def difference(a, b):
     return max(float(np.abs(x[k].astype(np.float64) - y[k]).max() / max(np.abs(x[k]).max(), 1e-300)) for k in x)
 
 
-help_text = run(['--help']).stdout
-kinds = [k for k in re.search(r'--model TEXT:\{([^}]*)\}', help_text).group(1).split(',') if k not in ('pca', 'pixels')]
-small = {'stacked': ['--layers', '16,4'], 'energy': ['--layers', '4'], 'conv': ['--channels', '2,3', '--code', '4']}
+# Every trained kind, each at the small size its registry entry declares (train --list-kinds).
+small = {k['name']: k['small'] for k in json.loads(run(['--list-kinds']).stdout) if k['trainable']}
+kinds = list(small)
 
 with tempfile.TemporaryDirectory() as tmp:
     rng = np.random.default_rng(3)
@@ -69,7 +69,7 @@ with tempfile.TemporaryDirectory() as tmp:
     # 1. -np 2 against one process, every kind, both precisions (2 epochs of 29 steps).
     for kind in kinds:
         # Plain SGD: a gradient scaled wrongly changes its step (Adam would normalise it away).
-        options = data + ['--model', kind, '--optimizer', 'sgd', '--lr', '0.05'] + small.get(kind, ['--code', '4'])
+        options = data + ['--model', kind, '--optimizer', 'sgd', '--lr', '0.05'] + small[kind]
         # Bounds: about 10x the worst measured (float32 4.6e-7, float64 1.9e-15: README), not
         # the 1e-4 of before. Seen failing: scaling each slice's gradient weight by 1 + 1e-5 in
         # DataParallel::reduce_gradients moved every kind by 3e-6 to 4e-2 (all 18 rows fail; at

@@ -95,6 +95,41 @@ std::string help_of(const Binding& b, const std::vector<std::pair<std::string, n
     return shown.empty() ? h : h + " (" + shown + ")";
 }
 
+// `values` (declared by `specs`) as the command-line arguments that set them.
+std::vector<std::string> arguments_for(const std::vector<OptionSpec>& specs, const nlohmann::json& values) {
+    std::vector<std::string> args;
+    for (const auto& item : values.items()) {
+        const auto spec = std::find_if(specs.begin(), specs.end(), [&](const OptionSpec& s) { return s.key == item.key(); });
+        if (spec == specs.end()) throw std::logic_error("no option " + item.key());
+        const nlohmann::json& v = item.value();
+        if (spec->type == OptionType::flag) {
+            args.push_back(v.get<bool>() ? spec->flag() : "--" + (spec->negation.empty() ? "no-" + spec->key : spec->negation));
+            continue;
+        }
+        args.push_back(spec->flag());
+        if (v.is_array()) {
+            std::vector<std::string> items;
+            for (const nlohmann::json& x : v) items.push_back(x.dump());
+            args.push_back(join(items, ","));
+        } else {
+            args.push_back(v.is_string() ? v.get<std::string>() : v.dump());
+        }
+    }
+    return args;
+}
+
+// --list-kinds: every model kind, whether it trains, and the arguments of a small instance
+// (the registry's first gradcheck variant), for scripts that run every kind.
+void print_kinds() {
+    nlohmann::json kinds = nlohmann::json::array();
+    for (const auto& k : tg::train::model_kinds())
+        kinds.push_back({{"name", k.name},
+                         {"trainable", k.trainable()},
+                         {"small", k.gradcheck_variants.empty() ? std::vector<std::string>{}
+                                                                : arguments_for(k.options, k.gradcheck_variants.front())}});
+    std::printf("%s\n", kinds.dump(1).c_str());
+}
+
 }  // namespace
 
 int parse_command_line(int argc, char** argv, CommandLine& cl) {
@@ -178,10 +213,18 @@ int parse_command_line(int argc, char** argv, CommandLine& cl) {
                    "testing: send ourselves SIGINT after this many steps, to exercise stop and resume")
         ->group(group);
 
+    bool list_kinds = false;
+    app.add_flag("--list-kinds", list_kinds, "print the model kinds as JSON (name, trainable, a small instance's arguments) and exit")
+        ->group(group);
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
         return app.exit(e) == 0 ? 0 : kExitUsage;
+    }
+    if (list_kinds) {
+        print_kinds();
+        return kExitOk;
     }
     if (model_opt->count()) cl.model = model_name;
     if (optimizer_opt->count()) cl.optimizer = optimizer_name;
