@@ -137,6 +137,22 @@ inline void pairs_to_elements(const float* zc, const float* zs, float* z, std::s
         _mm512_storeu_ps(z + set_words * s, _mm512_permutex2var_ps(c, ilo, v));
         _mm512_storeu_ps(z + set_words * s + 16, _mm512_permutex2var_ps(c, ihi, v));
     }
+#elif defined(__AVX2__)
+    // Block l's four elements are a_l, b_l, c_l, d_l (a, c: zc's two halves; b, d: zs's). The
+    // portable loop below stayed scalar: ~20 % of a Gaussian batch's time.
+    for (std::size_t s = 0; s < sets; ++s) {
+        const __m256 a = _mm256_loadu_ps(zc + 16 * s), c = _mm256_loadu_ps(zc + 16 * s + 8);
+        const __m256 b = _mm256_loadu_ps(zs + 16 * s), d = _mm256_loadu_ps(zs + 16 * s + 8);
+        const __m256 ab_lo = _mm256_unpacklo_ps(a, b), ab_hi = _mm256_unpackhi_ps(a, b);  // a0 b0 a1 b1 | a4 b4 a5 b5
+        const __m256 cd_lo = _mm256_unpacklo_ps(c, d), cd_hi = _mm256_unpackhi_ps(c, d);
+        const __m256 x0 = _mm256_shuffle_ps(ab_lo, cd_lo, 0x44), x1 = _mm256_shuffle_ps(ab_lo, cd_lo, 0xee);  // blocks 0|4, 1|5
+        const __m256 x2 = _mm256_shuffle_ps(ab_hi, cd_hi, 0x44), x3 = _mm256_shuffle_ps(ab_hi, cd_hi, 0xee);  // 2|6, 3|7
+        float* o = z + set_words * s;
+        _mm256_storeu_ps(o, _mm256_permute2f128_ps(x0, x1, 0x20));
+        _mm256_storeu_ps(o + 8, _mm256_permute2f128_ps(x2, x3, 0x20));
+        _mm256_storeu_ps(o + 16, _mm256_permute2f128_ps(x0, x1, 0x31));
+        _mm256_storeu_ps(o + 24, _mm256_permute2f128_ps(x2, x3, 0x31));
+    }
 #else
     for (std::size_t s = 0; s < sets; ++s)
         for (std::size_t l = 0; l < set_blocks; ++l) {
