@@ -120,9 +120,8 @@ struct Trainer<T>::State {
         Progress progress(leader ? options.progress : ProgressMode::none, epoch, options.epochs, steps, first);
         const auto start = Clock::now();
         for (std::size_t s = first; s < steps; ++s) {
-            const std::size_t rows = std::min(options.batch, n - s * options.batch);
             const auto gather_start = Clock::now();  // two clock reads: ~50 ns of a step's 100s of µs
-            gather(s);
+            const std::size_t rows = gather(s);
             gather_seconds += seconds_since(gather_start);
             set_learning_rate(std::size_t(epoch - 1) * steps + s, std::size_t(options.epochs) * steps);
             try {
@@ -225,14 +224,16 @@ struct Trainer<T>::State {
         r.eval_seconds = seconds_since(start);
     }
 
-    // Step s's batch (this rank's shard of its rows of this epoch's order) and its ids (the noise's keys).
-    void gather(std::size_t s) {
+    // Step s's batch (this rank's shard of its rows of this epoch's order) and its ids (the noise's
+    // keys); returns the step's global row count.
+    std::size_t gather(std::size_t s) {
         const std::size_t begin = s * options.batch, rows = std::min(options.batch, train.shape()[0] - begin);
         const auto [lo, hi] = data_parallel.shard(rows);  // all rows for one process
         const std::span<const std::size_t> ids(order.data() + begin + lo, hi - lo);
         batch_ids.assign(ids.begin(), ids.end());
         if (train_levels.empty()) gather_rows(train, ids, batch);
         else gather_level_rows(train_levels, train.shape()[1], ids, batch);
+        return rows;
     }
 
     void save(const TrainingState& state) {
