@@ -89,7 +89,7 @@ std::vector<OptionSpec> operator+(std::vector<OptionSpec> a, const std::vector<O
 /// returns it completed with the defaults of the keys it lacks. `where` prefixes messages.
 /// Throws tg::io::FormatError for a key no spec declares or a value of the wrong JSON type
 /// (only files can produce those: the command line parses by type), UsageError for a value
-/// outside its bounds or choices ("--code must be at most 65536").
+/// outside its bounds or choices ("`code` must be at most 65536"; the tool shows --code).
 nlohmann::json resolve_options(const std::vector<OptionSpec>& specs, const nlohmann::json& given,
                                const std::string& where);
 
