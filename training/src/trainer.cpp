@@ -52,7 +52,7 @@ struct Trainer<T>::State {
     Matrix<T> batch;
     std::vector<std::size_t> order;
     std::vector<std::uint64_t> batch_ids;
-    const std::vector<std::uint8_t> train_levels = byte_levels_of(train);  // empty unless pixels k / 255
+    const ByteLevels train_levels = byte_levels_of(train);  // empty unless pixels k / 255
     // Where the run stands (what a checkpoint records): epochs done, the history, and the part
     // of the next epoch a resumed run starts with (all zero at an epoch's start).
     TrainingState at;

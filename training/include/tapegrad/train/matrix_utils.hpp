@@ -11,10 +11,16 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
+#include <new>
 #include <span>
 #include <string>
 #include <type_traits>
 #include <vector>
+
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
 
 namespace tg::train {
 
@@ -46,6 +52,17 @@ tg::Matrix<T> row_block(const tg::Matrix<T>& m, std::size_t first, std::size_t c
     return out;
 }
 
+// Asks for every cache line of rows[i + ahead] (if there is one) while row i is copied. A
+// shuffled row is a DRAM miss the hardware prefetcher cannot guess; asking a few rows ahead
+// keeps several in flight: gathering Fashion-MNIST's 60,000 shuffled byte rows took 22 ms
+// without, 11 ms with 4 rows ahead, 13 ms with 64 (a stand-alone loop, one thread, Zen 3).
+inline void prefetch_row_ahead(const void* base, std::size_t row_bytes, std::span<const std::size_t> rows, std::size_t i) {
+    constexpr std::size_t ahead = 4, line = 64;
+    if (i + ahead >= rows.size()) return;
+    const char* p = static_cast<const char*>(base) + rows[i + ahead] * row_bytes;
+    for (std::size_t b = 0; b < row_bytes; b += line) __builtin_prefetch(p + b);
+}
+
 // out = the rows of m that `rows` names, in that order (out is reshaped only when its shape
 // changes). Split over the worker pool: rows scattered over a large matrix wait on memory, and
 // several copies in flight wait side by side.
@@ -54,9 +71,39 @@ void gather_rows(const tg::Matrix<T>& m, std::span<const std::size_t> rows, tg::
     const std::size_t d = m.shape()[1];
     ensure_shape(out, Shape{rows.size(), d});
     parallel::for_rows(rows.size(), d, [&](std::size_t lo, std::size_t hi) {
-        for (std::size_t i = lo; i < hi; ++i) std::copy(m.data() + rows[i] * d, m.data() + (rows[i] + 1) * d, out.data() + i * d);
+        for (std::size_t i = lo; i < hi; ++i) {
+            prefetch_row_ahead(m.data(), d * sizeof(T), rows.first(hi), i);
+            std::copy(m.data() + rows[i] * d, m.data() + (rows[i] + 1) * d, out.data() + i * d);
+        }
     });
 }
+
+// Memory in whole 2 MiB pages with Linux's transparent huge pages asked for (advice: ignored
+// where THP is off or elsewhere): every shuffled row of a 47 MB array is a TLB miss with 4 KiB
+// pages. Gathering 60,000 shuffled byte rows (prefetched): 9.8 ms with 4 KiB pages, 8.2 ms with
+// 2 MiB (a stand-alone loop, one thread, Zen 3). Blocks under 2 MiB are plainly aligned.
+template <class T>
+struct HugePageAllocator {
+    using value_type = T;
+    static constexpr std::size_t huge_page = std::size_t(2) << 20;
+    HugePageAllocator() = default;
+    template <class U>
+    HugePageAllocator(const HugePageAllocator<U>&) {}
+    T* allocate(std::size_t n) {
+        const std::size_t bytes = n * sizeof(T);
+        const std::size_t align = bytes < huge_page ? 64 : huge_page;
+        void* p = std::aligned_alloc(align, (bytes + align - 1) / align * align);
+        if (p == nullptr) throw std::bad_alloc();
+#ifdef __linux__
+        if (align == huge_page) madvise(p, (bytes + align - 1) / align * align, MADV_HUGEPAGE);
+#endif
+        return static_cast<T*>(p);
+    }
+    void deallocate(T* p, std::size_t) { std::free(p); }
+    friend bool operator==(const HugePageAllocator&, const HugePageAllocator&) { return true; }
+};
+
+using ByteLevels = std::vector<std::uint8_t, HugePageAllocator<std::uint8_t>>;
 
 // Training rows kept as bytes: when every value of m is exactly float(k) / 255.0f for a byte k
 // (what tg::io's idx loader makes of Fashion-MNIST's pixels, in float or widened to double), the
@@ -64,8 +111,8 @@ void gather_rows(const tg::Matrix<T>& m, std::span<const std::size_t> rows, tg::
 // one-thread Fashion-MNIST epoch from floats); bytes are a quarter of the traffic, and
 // gather_level_rows turns them back into the very same values.
 template <class T>
-std::vector<std::uint8_t> byte_levels_of(const tg::Matrix<T>& m) {
-    std::vector<std::uint8_t> levels(m.size());
+ByteLevels byte_levels_of(const tg::Matrix<T>& m) {
+    ByteLevels levels(m.size());
     for (std::size_t i = 0; i < m.size(); ++i) {
         const T v = m.data()[i];
         const float k = std::nearbyint(float(v) * 255.0f);
@@ -77,11 +124,12 @@ std::vector<std::uint8_t> byte_levels_of(const tg::Matrix<T>& m) {
 
 // gather_rows from byte_levels_of(m) (d values per row): the same values, bit for bit.
 template <class T>
-void gather_level_rows(const std::vector<std::uint8_t>& levels, std::size_t d, std::span<const std::size_t> rows,
+void gather_level_rows(const ByteLevels& levels, std::size_t d, std::span<const std::size_t> rows,
                        tg::Matrix<T>& out) {
     ensure_shape(out, Shape{rows.size(), d});
     parallel::for_rows(rows.size(), d, [&](std::size_t lo, std::size_t hi) {
         for (std::size_t i = lo; i < hi; ++i) {
+            prefetch_row_ahead(levels.data(), d, rows.first(hi), i);
             const std::uint8_t* b = levels.data() + rows[i] * d;
             T* o = out.data() + i * d;
             for (std::size_t j = 0; j < d; ++j) o[j] = T(float(b[j]) / 255.0f);  // exact division, as the loader's
