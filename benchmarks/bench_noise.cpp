@@ -31,7 +31,8 @@ namespace {
 using namespace tg;
 
 constexpr std::size_t D = 784, K = 64, B = 64, N = 60000;
-constexpr double drop_p = 0.25, sigma = 0.3;
+// p = 0.3 as the zoo's masking30: its threshold is not a multiple of 2^24, so ties take their draws.
+constexpr double drop_p = 0.3, sigma = 0.3;
 constexpr std::uint64_t seed = 7;
 
 Matrix<float> uniform_matrix(std::size_t r, std::size_t c, float lo, float hi, unsigned s) {

@@ -46,15 +46,14 @@ template <class T>
 Matrix<T> ref_mask(const Matrix<T>& x, const std::vector<std::uint64_t>& ids, std::uint64_t seed,
                    std::uint64_t epoch, double p) {
     const auto threshold = std::uint64_t(std::llround(p * 4294967296.0));
-    const std::uint64_t top = threshold >> 16, low = threshold % 65536;
-    auto half = [&](std::uint32_t stream, std::uint64_t id, std::uint64_t j) {
-        return (ref_word(seed, stream, id, epoch, j / 2) >> (16 * (j % 2))) % 65536;
-    };
+    const std::uint64_t top = threshold >> 24, low = threshold % (1u << 24);
     Matrix<T> out = x;
     for (std::size_t r = 0; r < x.shape()[0]; ++r)
-        for (std::size_t j = 0; j < x.shape()[1]; ++j) {
-            const std::uint64_t h = half(masking_stream, ids[r], j);
-            if (h < top || (h == top && half(masking_tie_stream, ids[r], j) < low)) out(r, j) = T(0);
+        for (std::size_t j = 0, ties = 0; j < x.shape()[1]; ++j) {
+            const std::uint64_t b = (ref_word(seed, masking_stream, ids[r], epoch, j / 4) >> (8 * (j % 4))) % 256;
+            if (b < top || (b == top && ref_word(seed, masking_tie_stream, ids[r], epoch, ties) % (1u << 24) < low))
+                out(r, j) = T(0);
+            ties += b == top;
         }
     return out;
 }
@@ -227,22 +226,32 @@ BOOST_AUTO_TEST_CASE(philox_equals_random123_bit_for_bit) {
 }
 
 BOOST_AUTO_TEST_CASE(masking_follows_the_documented_layout) {
-    // Every row length up to 300 (each tail length of the 128-element chunks) and 784, sample
-    // ids at both ends of the range, a seed with both halves set.
+    // Every row length up to 520 (each tail length of the 512-element chunks: 128 words of
+    // four bytes) and 784, sample ids at both ends of the range, a seed with both halves set.
     const std::vector<std::uint64_t> ids = {0, 1, 4294967295ull, 123456789};
-    for (std::size_t cols = 1; cols <= 300; ++cols) {
+    for (std::size_t cols = 1; cols <= 520; ++cols) {
         const Matrix<float> x = ramp(ids.size(), cols);
         Matrix<float> out;
         rnd::mask_rows(x, ids, 0xfedcba9876543210ull, 3, 0.3, out);
         if (!same_values(out, ref_mask(x, ids, 0xfedcba9876543210ull, 3, 0.3))) BOOST_ERROR("row length " << cols);
     }
+    // Rows of 4,000 (~16 ties each, so several tie blocks), in double (the portable byte pass)
+    // and float, with and without ties that count (p = 0.25 is a multiple of 2^-8: ties kept).
+    for (const double p : {0.3, 0.25}) {
+        const Matrix<double> x = ramp<double>(ids.size(), 4000);
+        Matrix<double> out;
+        rnd::mask_rows(x, ids, 42, 4294967295ull, p, out);
+        BOOST_TEST(same_values(out, ref_mask(x, ids, 42, 4294967295ull, p)), "p = " << p);
+        Matrix<float> outf;
+        rnd::mask_rows(ramp(ids.size(), 4000), ids, 42, 4294967295ull, p, outf);
+        BOOST_TEST(same_values(outf, ref_mask(ramp(ids.size(), 4000), ids, 42, 4294967295ull, p)), "p = " << p);
+    }
+    // float and double drop the same elements
     const Matrix<double> x = ramp<double>(ids.size(), 784);
     Matrix<double> out;
-    rnd::mask_rows(x, ids, 42, 4294967295ull, 0.25, out);
-    BOOST_TEST(same_values(out, ref_mask(x, ids, 42, 4294967295ull, 0.25)));
-    // float and double drop the same elements
+    rnd::mask_rows(x, ids, 42, 4294967295ull, 0.3, out);
     Matrix<float> outf;
-    rnd::mask_rows(ramp(ids.size(), 784), ids, 42, 4294967295ull, 0.25, outf);
+    rnd::mask_rows(ramp(ids.size(), 784), ids, 42, 4294967295ull, 0.3, outf);
     std::size_t disagree = 0;
     for (std::size_t i = 0; i < out.size(); ++i) disagree += (out.data()[i] == 0) != (outf.data()[i] == 0);
     BOOST_TEST(disagree == 0u);
@@ -254,18 +263,19 @@ BOOST_AUTO_TEST_CASE(masking_threshold_is_exact) {
     BOOST_TEST(rnd::drop_threshold(0.5) == two32 / 2);
     BOOST_TEST(rnd::drop_threshold(0.1) == 429496730u);  // 429496729.6 rounds up
     BOOST_TEST(rnd::drop_threshold(0x1p-33) == 1u);      // half a step rounds away from zero
-    // With t = 2^16 h + g, h and g the element's halves of the masking and the tie stream, the
-    // element ties on its first half and is kept (g < g is false); at t + 1 it is dropped.
-    const std::vector<std::uint64_t> ids = {5};
-    const Matrix<float> x = filled(1, 10, 1.0f);
-    for (std::size_t j = 0; j < 10; ++j) {
-        auto half = [&](rnd::Stream s) { return (rnd::word(11, s, 5, 2, j / 2) >> (16 * (j % 2))) % 65536; };
-        const std::uint64_t t = (std::uint64_t(half(rnd::Stream::masking)) << 16) + half(rnd::Stream::masking_tie);
+    // With t = 2^24 b + g, b the byte of a one-column row's element and g the low 24 bits of its
+    // tie word (tie 0 of the row), the element ties on its byte and is kept (g < g is false); at
+    // t + 1 it is dropped.
+    const Matrix<float> x = filled(1, 1, 1.0f);
+    for (std::uint64_t id = 0; id < 10; ++id) {
+        const std::vector<std::uint64_t> ids = {id};
+        const std::uint64_t b = rnd::word(11, rnd::Stream::masking, id, 2, 0) % 256;
+        const std::uint64_t t = (b << 24) + rnd::word(11, rnd::Stream::masking_tie, id, 2, 0) % (1u << 24);
         Matrix<float> out;
         rnd::mask_rows(x, ids, 11, 2, double(t) / 4294967296.0, out);
-        BOOST_TEST(out(0, j) == 1.0f);
+        BOOST_TEST(out(0, 0) == 1.0f);
         rnd::mask_rows(x, ids, 11, 2, double(t + 1) / 4294967296.0, out);
-        BOOST_TEST(out(0, j) == 0.0f);
+        BOOST_TEST(out(0, 0) == 0.0f);
     }
 }
 

@@ -289,7 +289,14 @@ BOOST_AUTO_TEST_CASE(hostile_checkpoints_are_refused_with_a_message) {
              j["config"]["model_options"]["corruption"] = "masking";
              j.erase("masking_layout");
          },
-         3, "drawn with masking layout 1"},
+         3, "drawn with masking layout 1 (one 32-bit word per element); this tapegrad draws layout 3 (8 bits"},
+        // ... and with 16-bit draws (layout 2).
+        {"masking layout 2",
+         [](json& j) {
+             j["config"]["model_options"]["corruption"] = "masking";
+             j["masking_layout"] = 2;
+         },
+         3, "drawn with masking layout 2 (16 bits per element)"},
     };
     for (const Case& c : cases) {
         const fs::path dir = tmp.dir / "bad";
@@ -352,12 +359,12 @@ BOOST_AUTO_TEST_CASE(the_inference_example_encodes_what_train_exported) {
     BOOST_TEST(read_bytes(tmp.dir / "encode.txt").find("error: ") != std::string::npos);
 }
 
-// Layout 1 of the masking noise only matters to runs that used masking: others still resume.
+// The masking noise's layout only matters to runs that used masking: others still resume.
 BOOST_AUTO_TEST_CASE(a_run_without_masking_resumes_whatever_its_masking_layout) {
     TempDir tmp;
     const fs::path dir = one_synthetic_epoch(tmp, "run");
     nlohmann::json j = read_json(dir / "checkpoint.json");
-    BOOST_TEST(j.at("masking_layout") == 2);
+    BOOST_TEST(j.at("masking_layout") == 3);
     j.erase("masking_layout");
     std::ofstream(dir / "checkpoint.json") << j.dump(1);
     const Run r = run_train("--resume " + dir.string() + " --epochs 2", tmp);

@@ -17,6 +17,7 @@
 #include <immintrin.h>
 #endif
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 
@@ -198,8 +199,8 @@ inline void philox_sets(std::uint32_t b0, std::uint32_t c1, std::uint32_t c2, st
 }
 
 // A row is processed in chunks of `chunk_sets` sets (128 elements); the tail of a row takes the
-// smallest number of sets that covers it. Extra words past the row's end are computed and
-// ignored (they belong to counters no element uses).
+// smallest number of sets that covers it, or its whole sets and one scalar block. Extra words
+// past the row's end are computed and ignored (they belong to counters no element uses).
 inline constexpr int chunk_sets = 4;
 inline constexpr std::size_t chunk_elements = set_words * chunk_sets;
 
@@ -215,6 +216,20 @@ inline void for_each_chunk(std::size_t n, std::uint32_t c1, std::uint32_t c2, st
     const std::size_t rest = n - j;
     const auto b0 = std::uint32_t(j / 4);
     static_assert(chunk_sets == 4, "the tail dispatch below covers 1 to 4 sets");
+    if constexpr (O == Order::element) {
+        // One block past the whole sets: a scalar call instead of a set of 8 blocks (a
+        // 784-pixel masking row's 196 words end in 2 sets and a block, not 3 sets).
+        const std::size_t whole = rest / set_words;
+        if (rest % set_words != 0 && rest % set_words <= 4) {
+            if (whole == 1) philox_sets<1, O>(b0, c1, c2, c3, key, a, b);
+            else if (whole == 2) philox_sets<2, O>(b0, c1, c2, c3, key, a, b);
+            else if (whole == 3) philox_sets<3, O>(b0, c1, c2, c3, key, a, b);
+            const Words w = philox4x32_10({b0 + std::uint32_t(whole * set_blocks), c1, c2, c3}, key);
+            std::copy(w.begin(), w.end(), a + whole * set_words);
+            use(j, rest);
+            return;
+        }
+    }
     if (rest <= set_words) philox_sets<1, O>(b0, c1, c2, c3, key, a, b);
     else if (rest <= 2 * set_words) philox_sets<2, O>(b0, c1, c2, c3, key, a, b);
     else if (rest <= 3 * set_words) philox_sets<3, O>(b0, c1, c2, c3, key, a, b);

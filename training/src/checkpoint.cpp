@@ -182,12 +182,20 @@ nlohmann::json read_checkpoint(const std::string& dir) {
                          (*config)["model_options"].is_object() &&
                          (*config)["model_options"].value("corruption", nlohmann::json()) == "masking";
     const nlohmann::json layout = j.value("masking_layout", nlohmann::json(1));
-    if (masking && layout != tg::random::masking_layout)
+    if (masking && layout != tg::random::masking_layout) {
+        // What each layout drew per element (random.hpp's layout history).
+        auto drew = [](const nlohmann::json& l) -> std::string {
+            if (l == 1) return " (one 32-bit word per element)";
+            if (l == 2) return " (16 bits per element)";
+            if (l == 3) return " (8 bits per element)";
+            return "";
+        };
         throw tg::io::FormatError(path + ": this run's masking noise was drawn with masking layout " + layout.dump() +
-                                  " (one 32-bit word per element); this tapegrad draws layout " +
-                                  std::to_string(tg::random::masking_layout) +
-                                  " (16 bits per element, the same probability, other numbers), so the run cannot "
-                                  "continue exactly. Start a new run, or finish this one with the tapegrad that began it");
+                                  drew(layout) + "; this tapegrad draws layout " + std::to_string(tg::random::masking_layout) +
+                                  drew(tg::random::masking_layout) +
+                                  " with the same probability but other numbers, so the run cannot continue exactly. "
+                                  "Start a new run, or finish this one with the tapegrad that began it");
+    }
     return j;
 }
 

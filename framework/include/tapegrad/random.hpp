@@ -15,7 +15,8 @@
 //              (10 rounds, multipliers 0xD2511F53 / 0xCD9E8D57, Weyl 0x9E3779B9 / 0xBB67AE85).
 //   key        { seed mod 2^32, seed >> 32 }                      (the full 64-bit seed)
 //   counter    { element / 4, index, epoch, stream }              (four 32-bit words)
-//                element  gaussian: the column j of the sample's row; masking: j / 2
+//                element  gaussian: the column j of the sample's row; masking: j / 4;
+//                         masking_tie: the tie's number k in the sample's row
 //                         shuffle: the Fisher-Yates step i
 //                index    masking, gaussian: the global sample id (not the row in the batch)
 //                         shuffle: the redraw number, 0 for the first draw
@@ -25,11 +26,13 @@
 //              Every field must be < 2^32 (element < 2^34); otherwise std::invalid_argument.
 //   words      one call returns {w0, w1, w2, w3}; element e uses word e % 4 of the call whose
 //              counter holds e / 4 (four neighbouring elements share a call).
-//   masking    with t = round(p 2^32) = 2^16 T + L (L < 2^16): h = the low 16 bits of the word of
-//              element j / 2 for even j, its high 16 bits for odd j; out(r, j) = 0 if h < T, or
-//              if h = T and the same half of Stream::masking_tie's word is below L; else x(r, j).
-//              So P(drop) = t / 2^32 exactly; p = 1 (t = 2^32) drops all, p = 0 none. (Layout 1,
-//              before Dec 2026, dropped when the element's own 32-bit word of Stream 0 was < t.)
+//   masking    with t = round(p 2^32) = 2^24 T + L (L < 2^24): b = byte j % 4 (bits 8 (j % 4) to
+//              8 (j % 4) + 7) of the word of element j / 4; out(r, j) = 0 if b < T; if b = T (a
+//              tie), numbering the row's ties k = 0, 1, ... in column order, out(r, j) = 0 if the
+//              low 24 bits of the word of element k of Stream::masking_tie are below L; else
+//              x(r, j). So P(drop) = t / 2^32 exactly (each tie's word is fresh and independent
+//              of the bytes); p = 1 (t = 2^32) drops all, p = 0 none. (Layout 1 dropped when the element's own 32-bit word of Stream 0 was < t;
+//              layout 2 drew 16-bit halves of the same two streams, with ties on 16 bits.)
 //   dropout    the same as masking with the streams dropout and dropout_tie; kept elements are
 //              1 / (1 - p) in the mask (all 0 for p = 1).
 //   gaussian   elements 4b and 4b+1 come from the pair (w0, w1), 4b+2 and 4b+3 from (w2, w3):
@@ -65,12 +68,14 @@
 namespace tg::random {
 
 /// Which use a draw serves: the counter's fourth word, so that uses never share counters.
-/// Value 0 served masking until it took 16-bit draws (layout 2); it is not reused.
+/// Value 0 served masking until it took 16-bit draws (layout 2); it is not reused. Layout 3
+/// (8-bit draws) kept the values 3 and 4, the version telling the two apart.
 enum class Stream : std::uint32_t { gaussian = 1, shuffle = 2, masking = 3, masking_tie = 4, dropout = 5, dropout_tie = 6 };
 
 /// The masking layout's version, recorded by checkpoints: 1 drew a 32-bit word per element
-/// (Stream 0), 2 draws 16 bits (Stream::masking, Stream::masking_tie), with the same probability.
-inline constexpr int masking_layout = 2;
+/// (Stream 0), 2 drew 16 bits, 3 draws 8 bits (Stream::masking, Stream::masking_tie), all with
+/// the same probability. A masking run saved with another layout is refused on resume.
+inline constexpr int masking_layout = 3;
 
 using Counter = std::array<std::uint32_t, 4>;
 using Key = std::array<std::uint32_t, 2>;
