@@ -12,7 +12,7 @@
 //   step_s      train_s - gather_s - noise_s: forward, backward, the optimizer, the loop.
 //               The two subtracted parts are the only ones not measured inside the loop itself.
 //   eval_s      the Trainer's evaluation after the epoch (EpochRecord::eval_seconds) with the
-//               default options: train MSE over 10,000 of the 60,000 rows, test MSE over all 10,000.
+//               default options: train MSE over 5,000 of the 60,000 rows, test MSE over all 10,000.
 //   eval_all_s  the same trained model evaluated over all 70,000 rows (Trainer::reconstruction_mse
 //               of both sets): what every epoch paid before TrainerOptions::eval_train_rows.
 //   eval_pct    100 eval_s / train_s: evaluation next to the epoch's training.

@@ -381,7 +381,7 @@ EOF
         echo "epoch: the training loop as the Trainer times it; gather: the copy of each batch's shuffled"
         echo "rows (timed by the Trainer); noise: the model's corruption of every batch of the same epoch, timed"
         echo "in a pass of its own; steps = epoch − gather − noise (forward, backward, Adam); eval: the Trainer's"
-        echo "evaluation with the default options (train MSE on 10,000 rows, test MSE on all 10,000), and beside"
+        echo "evaluation with the default options (train MSE on 5,000 rows, test MSE on all 10,000), and beside"
         echo "it the same model on all 70,000 rows; optimizer: Adam's update alone per step. The floor, measured"
         echo "in the same run at the same thread count: for the one-layer kinds 938 steps of only their matrix"
         echo "products (\`benchmarks/gemm_only.hpp\`), the last column being the epoch over it (goal, one"

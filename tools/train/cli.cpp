@@ -16,7 +16,7 @@ using tg::train::UsageError;
 
 const char* const kOutputHelp = R"(
 Every run reports the same measure for comparison: the per-pixel MSE of the clean
-reconstruction on the training set (10,000 rows of it by default: --eval-train-rows) and
+reconstruction on the training set (5,000 rows of it by default: --eval-train-rows) and
 on the whole test set, after every epoch (--eval-every) and always after the last.
 
 Output (in --out): checkpoint.json + checkpoint/*.npy (complete or absent), metrics.json,

@@ -43,7 +43,7 @@ const std::vector<OptionSpec>& training_options() {
                                  "a stop)",
                                  1, 1u << 30)
                       .may_change_on_resume(),
-                  integer_option("eval_train_rows", 10000,
+                  integer_option("eval_train_rows", TrainerOptions{}.eval_train_rows,
                                  "the train MSE over N training rows spread evenly over the set, the same every epoch "
                                  "(0: all rows); the test MSE always uses every test row",
                                  0, std::size_t(1) << 32)

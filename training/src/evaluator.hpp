@@ -92,12 +92,13 @@ public:
 
 private:
     // f(first) for each chunk of this rank's share of `rows`, the chunk's rows copied into
-    // block_ and the tape cleared. 256 rows: a conv model's im2col buffers for 1000 rows (35 MB)
-    // fall out of cache and its evaluation took 3.3 s instead of 2.0 s (1 thread, 70,000 rows);
-    // dense models do not mind (0.21 s either way).
+    // block_ and the tape cleared. 64 rows, a training batch: a conv model's im2col buffers grow
+    // with the chunk and fall out of cache (1 thread, 70,000 rows of the tied conv kind: 3.3 s
+    // at 1000 rows, 3.45 s at 256, 2.62 s at 64); dense models lose a little (0.22-0.23 s at
+    // 256, 0.24 s at 64).
     template <class F>
     void each_chunk(const Matrix<T>& x, std::span<const std::size_t> rows, F&& f) {
-        constexpr std::size_t chunk = 256;
+        constexpr std::size_t chunk = 64;
         const auto [lo, hi] = shard_of(rows.size(), comm_.rank(), comm_.size());  // this rank's rows
         for (std::size_t first = lo; first < hi; first += chunk) {
             gather_rows(x, rows.subspan(first, std::min(chunk, hi - first)), block_);

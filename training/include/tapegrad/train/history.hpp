@@ -37,11 +37,11 @@ struct EpochRecord {
 void to_json(nlohmann::json& j, const EpochRecord& r);
 void from_json(const nlohmann::json& j, EpochRecord& r);
 
-// "train MSE (10000 of 60000 rows)", or "train MSE" when it is over every row of the set
+// "train MSE (5000 of 60000 rows)", or "train MSE" when it is over every row of the set
 // (rows 0: not recorded, which was every row).
 std::string train_mse_label(std::size_t rows, std::size_t of);
 
-// "after every 2 epochs and the last: train MSE (10000 of 60000 rows), test MSE (all 10000 rows)"
+// "after every 2 epochs and the last: train MSE (5000 of 60000 rows), test MSE (all 10000 rows)"
 std::string evaluation_plan(int eval_every, std::size_t train_mse_rows, std::size_t train_rows, std::size_t test_rows);
 
 // "reconstruction 90.1 + kl 11.05 = 101.15": loss terms and their sum (a VAE's −ELBO).
