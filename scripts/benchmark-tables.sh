@@ -377,7 +377,7 @@ EOF
         echo "## One epoch per model kind (bench_epoch)"
         echo
         echo "One Fashion-MNIST epoch (60,000 rows, batch 64, Adam) through the library's Trainer at 1 and 2"
-        echo "threads (\`tg::set_num_threads\`); means over 3 epochs (1 for the stacked and conv kinds)."
+        echo "threads (\`tg::set_num_threads\`); means over 3 epochs (1 for the stacked and the untied conv kinds)."
         echo "epoch: the training loop as the Trainer times it; gather: the copy of each batch's shuffled"
         echo "rows (timed by the Trainer); noise: the model's corruption of every batch of the same epoch, timed"
         echo "in a pass of its own; steps = epoch − gather − noise (forward, backward, Adam); eval: the Trainer's"

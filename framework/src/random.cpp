@@ -266,20 +266,21 @@ std::uint64_t drop_threshold(double p) {
 namespace {
 
 // Masking's byte pass over a chunk: o[i] = in[i] where b[i] >= top, else 0 (o may be in), for
-// i < n; and bit k of ties[g] = (b[32 g + k] == top) for the 32-byte groups covering n (bits
-// past n clear). b is 64-byte aligned and readable to the next multiple of 32.
+// i < n; and bit k of tie_masks[g] = (b[32 g + k] == top) for the 32-byte groups covering n
+// (bits past n clear). b is 64-byte aligned and readable to the next multiple of 32.
 // The portable loop ands with an all-ones or zero mask (GCC 12 made a select a masked load,
-// slow on Zen 3); the AVX2 one does both jobs with the bytes in one register: 28 -> 22 us per
+// slow on Zen 3); the AVX2 one does both jobs with the bytes in one register: 28 -> 24 us per
 // 64 x 784 float batch with ~200 ties.
 template <class T>
-void keep_and_find_ties(const std::uint8_t* b, std::uint8_t top, const T* in, T* o, std::size_t n, std::uint32_t* ties) {
+void keep_and_find_ties(const std::uint8_t* b, std::uint8_t top, const T* in, T* o, std::size_t n,
+                        std::uint32_t* tie_masks) {
     std::size_t i = 0;
 #if defined(__AVX2__)
     if constexpr (std::is_same_v<T, float>) {
         const __m256i t = _mm256_set1_epi8(char(top));
         for (; i + 32 <= n; i += 32) {
             const __m256i v = _mm256_load_si256(reinterpret_cast<const __m256i*>(b + i));
-            ties[i / 32] = std::uint32_t(_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, t)));
+            tie_masks[i / 32] = std::uint32_t(_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, t)));
             const __m256i keep = _mm256_cmpeq_epi8(_mm256_max_epu8(v, t), v);  // 0xFF where b >= top
             const __m128i lo = _mm256_castsi256_si128(keep), hi = _mm256_extracti128_si256(keep, 1);
             const __m128i eighths[4] = {lo, _mm_srli_si128(lo, 8), hi, _mm_srli_si128(hi, 8)};
@@ -300,7 +301,7 @@ void keep_and_find_ties(const std::uint8_t* b, std::uint8_t top, const T* in, T*
     for (; i < n; i += 32) {
         std::uint32_t m = 0;
         for (std::size_t k = 0; k < 32; ++k) m |= std::uint32_t(b[i + k] == top) << k;
-        ties[i / 32] = m & (n - i >= 32 ? ~0u : (1u << (n - i)) - 1);
+        tie_masks[i / 32] = m & (n - i >= 32 ? ~0u : (1u << (n - i)) - 1);
     }
 }
 
@@ -309,7 +310,7 @@ void keep_and_find_ties(const std::uint8_t* b, std::uint8_t top, const T* in, T*
 // words c = {index, epoch, stream}) are below `low`; tie_words holds the block of word k.
 // One scalar Philox call serves four ties (a row has ~3). Written to keep branches few: a
 // group's first tie is listed without one, the drop is a select. Out of line: inlined, it
-// slowed the chunk's Philox kernel beside it (31 against 21 us per 64 x 784 batch).
+// slowed the chunk's Philox kernel beside it (31 against 28 us per 64 x 784 batch).
 template <class T>
 [[gnu::noinline]] void drop_ties(const std::uint32_t* tie_masks, std::size_t n, std::uint32_t low,
                                  std::array<std::uint32_t, 3> c, Key key, std::size_t& ties, Words& tie_words, T* o) {
