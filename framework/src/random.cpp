@@ -305,15 +305,28 @@ void keep_and_find_ties(const std::uint8_t* b, std::uint8_t top, const T* in, T*
     }
 }
 
-// The ties of a chunk of n elements (see mask_rows_in): the row's k-th tie, k = ties,
-// ties + 1, ..., is dropped from o when the low 24 bits of word k of the tie stream (counter
-// words c = {index, epoch, stream}) are below `low`; tie_words holds the block of word k.
-// One scalar Philox call serves four ties (a row has ~3). Written to keep branches few: a
-// group's first tie is listed without one, the drop is a select. Out of line: inlined, it
-// slowed the chunk's Philox kernel beside it (31 against 28 us per 64 x 784 batch).
+// A row's tie words in order: word k of the tie stream for its k-th tie, one scalar Philox call
+// per block of four (a row has ~3 ties).
+struct TieWords {
+    Counter counter;  // {block, index, epoch, stream}: the block is set per call
+    Key key;
+    std::size_t count = 0;  // ties drawn so far in this row
+    Words block{};
+    std::uint32_t next() {
+        if (count % 4 == 0) {
+            counter[0] = std::uint32_t(count / 4);
+            block = philox4x32_10(counter, key);
+        }
+        return block[count++ % 4];
+    }
+};
+
+// The ties of a chunk of n elements (see mask_rows_in): each is dropped from o when the low 24
+// bits of its tie word are below `low`. Written to keep branches few: a group's first tie is
+// listed without one, the drop is a select. Out of line: inlined, it slowed the chunk's Philox
+// kernel beside it (31 against 28 us per 64 x 784 batch).
 template <class T>
-[[gnu::noinline]] void drop_ties(const std::uint32_t* tie_masks, std::size_t n, std::uint32_t low,
-                                 std::array<std::uint32_t, 3> c, Key key, std::size_t& ties, Words& tie_words, T* o) {
+[[gnu::noinline]] void drop_ties(const std::uint32_t* tie_masks, std::size_t n, std::uint32_t low, TieWords& words, T* o) {
     std::uint16_t at[4 * detail::chunk_elements + 1];  // the ties' columns in the chunk, in order
     std::size_t count = 0;
     for (std::size_t g = 0; 32 * g < n; g += 2) {  // 64 columns at a time
@@ -323,10 +336,9 @@ template <class T>
         m &= m - 1;
         for (; m != 0; m &= m - 1) at[count++] = std::uint16_t(32 * g + std::size_t(std::countr_zero(m)));
     }
-    for (std::size_t k = 0; k < count; ++k, ++ties) {
-        if (ties % 4 == 0) tie_words = philox4x32_10({std::uint32_t(ties / 4), c[0], c[1], c[2]}, key);
+    for (std::size_t k = 0; k < count; ++k) {
         T& x = o[at[k]];
-        x = (tie_words[ties % 4] & 0xFFFFFFu) < low ? T(0) : x;
+        x = (words.next() & 0xFFFFFFu) < low ? T(0) : x;
     }
 }
 
@@ -342,7 +354,6 @@ void mask_rows_in(Stream stream, const Matrix<T>& x, std::span<const std::uint64
     alignas(64) std::uint32_t w[detail::chunk_elements] = {};  // bytes past a tail stay defined
     alignas(64) std::uint8_t b[4 * detail::chunk_elements] = {};  // (b: big-endian machines)
     std::uint32_t tie_masks[4 * detail::chunk_elements / 32];
-    Words tie_words{};
     for (std::size_t r = r0; r < r1; ++r) {
         const T* in = x.data() + r * cols;
         T* o = out.data() + r * cols;
@@ -362,14 +373,14 @@ void mask_rows_in(Stream stream, const Matrix<T>& x, std::span<const std::uint64
         const auto top = std::uint8_t(threshold >> 24);
         const std::uint32_t low = std::uint32_t(threshold) & 0xFFFFFFu;
         const std::uint32_t id = std::uint32_t(sample_ids[r]);
-        std::size_t ties = 0;
+        TieWords tie_words{{0, id, e, std::uint32_t(stream) + 1}, key_of(seed)};
         detail::for_each_chunk<detail::Order::element>(
             (cols + 3) / 4, id, e, std::uint32_t(stream), key_of(seed), w, nullptr,
             [&](std::size_t jw, std::size_t nw) {
                 const std::size_t j = 4 * jw, n = std::min(4 * nw, cols - j);
                 keep_and_find_ties(detail::bytes_of(w, b, nw), top, in + j, o + j, n, tie_masks);
                 if (low == 0) return;  // a tie is kept: its 24 bits are never below 0
-                drop_ties(tie_masks, n, low, {id, e, std::uint32_t(stream) + 1}, key_of(seed), ties, tie_words, o + j);
+                drop_ties(tie_masks, n, low, tie_words, o + j);
             });
     }
 }

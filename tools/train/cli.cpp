@@ -103,7 +103,7 @@ std::vector<std::string> arguments_for(const std::vector<OptionSpec>& specs, con
         if (spec == specs.end()) throw std::logic_error("no option " + item.key());
         const nlohmann::json& v = item.value();
         if (spec->type == OptionType::flag) {
-            args.push_back(v.get<bool>() ? spec->flag() : "--" + (spec->negation.empty() ? "no-" + spec->key : spec->negation));
+            args.push_back(v.get<bool>() ? spec->flag() : spec->off_flag());
             continue;
         }
         args.push_back(spec->flag());
@@ -177,7 +177,7 @@ int parse_command_line(int argc, char** argv, CommandLine& cl) {
             b.section == Section::training ? std::vector<std::pair<std::string, nlohmann::json>>{{"", b.spec.default_value}} : defaults[b.spec.key];
         const std::string help = help_of(b, shown);
         if (b.spec.type == OptionType::flag) {
-            const std::string names = b.spec.flag() + ",!--" + (b.spec.negation.empty() ? "no-" + b.spec.key : b.spec.negation);
+            const std::string names = b.spec.flag() + ",!" + b.spec.off_flag();
             b.option = app.add_flag(names, b.on, help);
         } else if (b.spec.type == OptionType::integer_list) {
             b.option = app.add_option(b.spec.flag(), b.items, help)->delimiter(',')->type_name("N,N,...");

@@ -183,12 +183,9 @@ nlohmann::json read_checkpoint(const std::string& dir) {
                          (*config)["model_options"].value("corruption", nlohmann::json()) == "masking";
     const nlohmann::json layout = j.value("masking_layout", nlohmann::json(1));
     if (masking && layout != tg::random::masking_layout) {
-        // What each layout drew per element (random.hpp's layout history).
         auto drew = [](const nlohmann::json& l) -> std::string {
-            if (l == 1) return " (one 32-bit word per element)";
-            if (l == 2) return " (16 bits per element)";
-            if (l == 3) return " (8 bits per element)";
-            return "";
+            const char* d = l.is_number_integer() ? tg::random::masking_layout_draws(l.get<int>()) : "";
+            return *d ? std::string(" (") + d + ")" : "";
         };
         throw tg::io::FormatError(path + ": this run's masking noise was drawn with masking layout " + layout.dump() +
                                   drew(layout) + "; this tapegrad draws layout " + std::to_string(tg::random::masking_layout) +

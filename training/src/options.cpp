@@ -117,6 +117,8 @@ std::string OptionSpec::flag() const {
     return f;
 }
 
+std::string OptionSpec::off_flag() const { return "--" + (negation.empty() ? "no-" + key : negation); }
+
 std::string OptionSpec::requirement() const {
     if (type == OptionType::text) {
         std::string s;

@@ -77,6 +77,12 @@ enum class Stream : std::uint32_t { gaussian = 1, shuffle = 2, masking = 3, mask
 /// the same probability. A masking run saved with another layout is refused on resume.
 inline constexpr int masking_layout = 3;
 
+/// What masking layout `layout` drew per element, for messages ("8 bits per element"); empty for
+/// a layout that never existed.
+inline const char* masking_layout_draws(int layout) {
+    return layout == 1 ? "one 32-bit word per element" : layout == 2 ? "16 bits per element" : layout == 3 ? "8 bits per element" : "";
+}
+
 using Counter = std::array<std::uint32_t, 4>;
 using Key = std::array<std::uint32_t, 2>;
 using Words = std::array<std::uint32_t, 4>;

@@ -53,6 +53,8 @@ struct OptionSpec {
     std::string name() const;
     /// Its command-line flag, --key with '_' as '-' (the tool's name for it).
     std::string flag() const;
+    /// A flag's "off" flag: --negation, or --no-key.
+    std::string off_flag() const;
     /// "in [0, 1)", "at least 1", "one of a|b|c"...: the constraint in words, empty if none.
     std::string requirement() const;
 };
