@@ -353,7 +353,7 @@ labels = {
     "step/tied_784x64x64/float": ("tied 784x64x64 float training step", ""),
     "noise/masking_64x784/philox": (f"masking p = {drop}, Philox (`tg::random::mask_rows`)", "≤ 5 %"),
     "noise/masking_64x784/mt19937_64_before": ("masking, `std::mt19937_64` + `bernoulli_distribution` (before)", ""),
-    "noise/gaussian_64x784/philox": (f"Gaussian σ = {sigma}, Philox + xsimd Box–Muller (`tg::random::add_gaussian_rows`)", "≤ 5 %"),
+    "noise/gaussian_64x784/philox": (f"Gaussian σ = {sigma}, Philox + polynomial Box–Muller (`tg::random::add_gaussian_rows`)", "≤ 5 %"),
     "noise/gaussian_64x784/mt19937_64_before": ("Gaussian, `std::mt19937_64` + `normal_distribution` (before)", ""),
     "shuffle/permutation_60000/philox": ("permutation of 60,000, Philox (once per epoch)", ""),
     "shuffle/permutation_60000/mt19937_64_before": ("permutation of 60,000, `std::mt19937_64` (before)", ""),

@@ -1,11 +1,11 @@
 // The bulk noise and the shuffle of tapegrad/random.hpp (its comment has the layout these
-// functions implement bit for bit). The Philox kernels are in philox_kernels.hpp.
+// functions implement bit for bit). The Philox kernels are in philox_kernels.hpp, Box-Muller
+// in normal_kernels.hpp.
 #include "tapegrad/random.hpp"
 
+#include "normal_kernels.hpp"
 #include "philox_kernels.hpp"
 #include "tapegrad/parallel.hpp"
-
-#include <xsimd/xsimd.hpp>
 
 #include <algorithm>
 #include <bit>
@@ -72,102 +72,6 @@ void check_id_count(const char* fn, std::size_t ids, std::size_t rows) {
         throw std::invalid_argument(std::string("tg::random::") + fn + ": " + std::to_string(ids) +
                                     " sample ids for a batch of " + std::to_string(rows) + " rows");
 }
-
-// Standard normals for Box-Muller pairs: a gives the radius, b the angle (see the layout). The
-// angle's top two bits pick the quadrant, so sincos only ever sees |phi| <= pi/4 (xsimd's fast
-// path, no argument reduction):
-//   t = 2 pi u2 - pi/4 = q pi/2 + phi,  q = b >> 30,  phi = (((b >> 8) mod 2^22) 2^-22 - 1/2) pi/2
-//   (cos t, sin t) = (c, s) rotated by q quarter turns (c, s = cos phi, sin phi).
-struct NormalPairs {
-    using F = xsimd::batch<float>;
-    using U = xsimd::batch<std::uint32_t>;
-    using I = xsimd::batch<std::int32_t>;
-    F u1, phi;
-    U b;
-    static NormalPairs start(const std::uint32_t* wa, const std::uint32_t* wb) {
-        const U a = U::load_unaligned(wa), b = U::load_unaligned(wb);
-        const F u1 = (xsimd::to_float(xsimd::bitwise_cast<I>(a >> 8)) + F(1.0f)) * F(0x1p-24f);  // (0, 1]
-        const F phi = xsimd::fma(xsimd::to_float(xsimd::bitwise_cast<I>((b >> 8) & U(0x3fffffu))),
-                                 F(float(1.5707963267948966 * 0x1p-22)), F(float(-0.7853981633974483)));
-        return {u1, phi, b};
-    }
-    // r = sqrt(-2 ln u1) (ln_u1 = ln u1), (s, c) = sincos(phi): write r cos t and r sin t.
-    void finish(F ln_u1, F s, F c, float* zc, float* zs) const {
-        const F r = xsimd::sqrt(F(-2.0f) * ln_u1);
-        const U b1 = b << 1, sign(0x80000000u);
-        const auto odd = xsimd::bool_cast(xsimd::bitwise_cast<I>(b1) < I(0));  // q = 1 or 3: swap
-        const F cos_sign = xsimd::bitwise_cast<F>((b ^ b1) & sign);          // q = 1 or 2: cos < 0
-        const F sin_sign = xsimd::bitwise_cast<F>(b & sign);                 // q = 2 or 3: sin < 0
-        (r * (xsimd::select(odd, s, c) ^ cos_sign)).store_unaligned(zc);
-        (r * (xsimd::select(odd, c, s) ^ sin_sign)).store_unaligned(zs);
-    }
-};
-
-// n pairs (a multiple of the float batch size) from the words wa (radius) and wb (angle), two
-// batches at a time with their log and sincos side by side (xsimd's branches keep GCC from
-// interleaving the two otherwise; 15 % faster here). `flatten`: left to itself GCC 12 calls
-// xsimd's sincos out of line (spilling every operand and clearing the upper registers around
-// the call), 35 % slower.
-[[gnu::flatten]] inline void box_muller(const std::uint32_t* wa, const std::uint32_t* wb, float* zc, float* zs,
-                                        std::size_t n) {
-    constexpr std::size_t w = NormalPairs::F::size;
-    std::size_t k = 0;
-    for (; k + 2 * w <= n; k += 2 * w) {
-        const NormalPairs p = NormalPairs::start(wa + k, wb + k), q = NormalPairs::start(wa + k + w, wb + k + w);
-        const NormalPairs::F lp = xsimd::log(p.u1), lq = xsimd::log(q.u1);
-        const auto [sp, cp] = xsimd::sincos(p.phi);
-        const auto [sq, cq] = xsimd::sincos(q.phi);
-        p.finish(lp, sp, cp, zc + k, zs + k);
-        q.finish(lq, sq, cq, zc + k + w, zs + k + w);
-    }
-    for (; k < n; k += w) {
-        const NormalPairs p = NormalPairs::start(wa + k, wb + k);
-        const auto [s, c] = xsimd::sincos(p.phi);
-        p.finish(xsimd::log(p.u1), s, c, zc + k, zs + k);
-    }
-}
-
-// pairs-order normals of S sets back to element order (see Order::pairs).
-inline void pairs_to_elements(const float* zc, const float* zs, float* z, std::size_t sets) {
-#if defined(__AVX512F__)
-    // Element 4 l + {0, 1, 2, 3} of a set takes zc[l], zs[l], zc[8 + l], zs[8 + l] (zs as 16 + ...).
-    alignas(64) static constexpr std::int32_t lo[16] = {0, 16, 8, 24, 1, 17, 9, 25, 2, 18, 10, 26, 3, 19, 11, 27};
-    alignas(64) static constexpr std::int32_t hi[16] = {4, 20, 12, 28, 5, 21, 13, 29, 6, 22, 14, 30, 7, 23, 15, 31};
-    const __m512i ilo = _mm512_load_si512(lo), ihi = _mm512_load_si512(hi);
-    for (std::size_t s = 0; s < sets; ++s) {
-        const __m512 c = _mm512_loadu_ps(zc + 16 * s), v = _mm512_loadu_ps(zs + 16 * s);
-        _mm512_storeu_ps(z + set_words * s, _mm512_permutex2var_ps(c, ilo, v));
-        _mm512_storeu_ps(z + set_words * s + 16, _mm512_permutex2var_ps(c, ihi, v));
-    }
-#elif defined(__AVX2__)
-    // Block l's four elements are a_l, b_l, c_l, d_l (a, c: zc's two halves; b, d: zs's). The
-    // portable loop below stayed scalar: ~20 % of a Gaussian batch's time.
-    for (std::size_t s = 0; s < sets; ++s) {
-        const __m256 a = _mm256_loadu_ps(zc + 16 * s), c = _mm256_loadu_ps(zc + 16 * s + 8);
-        const __m256 b = _mm256_loadu_ps(zs + 16 * s), d = _mm256_loadu_ps(zs + 16 * s + 8);
-        const __m256 ab_lo = _mm256_unpacklo_ps(a, b), ab_hi = _mm256_unpackhi_ps(a, b);  // a0 b0 a1 b1 | a4 b4 a5 b5
-        const __m256 cd_lo = _mm256_unpacklo_ps(c, d), cd_hi = _mm256_unpackhi_ps(c, d);
-        const __m256 x0 = _mm256_shuffle_ps(ab_lo, cd_lo, 0x44), x1 = _mm256_shuffle_ps(ab_lo, cd_lo, 0xee);  // blocks 0|4, 1|5
-        const __m256 x2 = _mm256_shuffle_ps(ab_hi, cd_hi, 0x44), x3 = _mm256_shuffle_ps(ab_hi, cd_hi, 0xee);  // 2|6, 3|7
-        float* o = z + set_words * s;
-        _mm256_storeu_ps(o, _mm256_permute2f128_ps(x0, x1, 0x20));
-        _mm256_storeu_ps(o + 8, _mm256_permute2f128_ps(x2, x3, 0x20));
-        _mm256_storeu_ps(o + 16, _mm256_permute2f128_ps(x0, x1, 0x31));
-        _mm256_storeu_ps(o + 24, _mm256_permute2f128_ps(x2, x3, 0x31));
-    }
-#else
-    for (std::size_t s = 0; s < sets; ++s)
-        for (std::size_t l = 0; l < set_blocks; ++l) {
-            z[set_words * s + 4 * l] = zc[16 * s + l];
-            z[set_words * s + 4 * l + 1] = zs[16 * s + l];
-            z[set_words * s + 4 * l + 2] = zc[16 * s + 8 + l];
-            z[set_words * s + 4 * l + 3] = zs[16 * s + 8 + l];
-        }
-#endif
-}
-
-static_assert(chunk_elements / 2 % xsimd::batch<float>::size == 0 && 16 % xsimd::batch<float>::size == 0,
-              "a set's 16 pairs must be whole float batches");
 
 template <class T>
 void check_rows(const char* fn, const Matrix<T>& x, std::span<const std::uint64_t> ids, const Matrix<T>& out,
@@ -418,7 +322,7 @@ void dropout_mask_rows(std::span<const std::uint64_t> sample_ids, std::uint64_t 
     });
 }
 
-/// Gaussian noise for rows [r0, r1): out = x + sigma N(0, 1), Box-Muller in float with xsimd.
+/// Gaussian noise for rows [r0, r1): out = x + sigma N(0, 1), Box-Muller in float (SIMD).
 /// `out` must already have x's shape (it may be x itself).
 template <class T>
 void add_gaussian_rows(const Matrix<T>& x, std::span<const std::uint64_t> sample_ids, std::uint64_t seed,

@@ -41,8 +41,10 @@
 //                r = sqrt(-2 ln u1),  t = 2 pi u2 - pi/4
 //                z(4b or 4b+2) = r cos t,  z(4b+1 or 4b+3) = r sin t
 //              in float, as: q = wb >> 30 (the quadrant, exact), phi = fma(float((wb >> 8) mod 2^22),
-//              float(pi/2 2^-22), float(-pi/4)), (s, c) = xsimd::sincos(phi), (cos t, sin t) =
-//              (c, s) turned by q quarter turns, r = xsimd::sqrt(-2 xsimd::log(u1));
+//              float(pi/2 2^-22), float(-pi/4)), (s, c) = (sin phi, cos phi), (cos t, sin t) =
+//              (c, s) turned by q quarter turns, r = sqrt(-2 ln u1), where ln, sin, cos and
+//              sqrt are src/normal_kernels.hpp's polynomials and root, each within about one
+//              float ulp (r cos t and r sin t within 4e-7 r of the exact value for every draw);
 //              out(r, j) = fma(T(sigma), T(z), x(r, j)) in T.
 //   shuffle    a = 0, 1, ..., n-1; for i = n-1 down to 1: j = draw(i + 1, i); swap(a[i], a[j]).
 //              draw(m, i) (Lemire's unbiased bounded draw): w = the word of element i with
@@ -50,8 +52,9 @@
 //              index 1, 2, ...; j = p >> 32.
 //
 // Masking and the permutation are integer functions: identical on every machine, compiler and
-// standard library. Gaussian values go through float log/sin/cos (xsimd), so their last bits
-// are fixed for one build (same binary and flags), not across instruction sets.
+// standard library. Gaussian values go through float polynomials whose rounding depends on the
+// vector width and the FMA contraction, so their last bits are fixed for one build (same
+// binary and flags), not across instruction sets.
 // ---------------------------------------------------------------------------------------------
 //
 // Rows are independent: the `r0, r1` overloads process rows [r0, r1) of an `out` that already
@@ -143,7 +146,7 @@ template <class T>
 void dropout_mask_rows(std::span<const std::uint64_t> sample_ids, std::uint64_t seed, std::uint64_t epoch,
                        double drop_probability, std::size_t cols, Matrix<T>& out);
 
-/// Gaussian noise for rows [r0, r1): out = x + sigma N(0, 1), Box-Muller in float with xsimd.
+/// Gaussian noise for rows [r0, r1): out = x + sigma N(0, 1), Box-Muller in float (SIMD).
 /// `out` must already have x's shape (it may be x itself).
 template <class T>
 void add_gaussian_rows(const Matrix<T>& x, std::span<const std::uint64_t> sample_ids, std::uint64_t seed,
