@@ -228,7 +228,7 @@ BOOST_AUTO_TEST_CASE(every_training_option_reaches_the_trainer_or_the_data) {
                    {"data_dir", "/d"},      {"train_npy", "a.npy"},  {"test_npy", "b.npy"},
                    {"train_labels_npy", "c.npy"}, {"test_labels_npy", "d.npy"},
                    {"limit", 100},          {"test_limit", 50},      {"eval_every", 3},
-                   {"eval_train_rows", 500}};
+                   {"eval_train_rows", 500}, {"flush_denormals", false}};
     expect_coverage("training", train::training_options(), {set});
     const train::RunConfig config = train::resolve_config("autoencoder", json::object(), "adam", json::object(), set);
     const train::TrainerOptions o = train::trainer_options(config);
@@ -248,7 +248,8 @@ BOOST_AUTO_TEST_CASE(every_training_option_reaches_the_trainer_or_the_data) {
         {"limit", d.limit},
         {"test_limit", d.test_limit},
         {"eval_every", o.eval_every},
-        {"eval_train_rows", o.eval_train_rows}};
+        {"eval_train_rows", o.eval_train_rows},
+        {"flush_denormals", o.flush_denormals}};
     for (const auto& [key, value] : set.items()) {
         const auto h = held.find(key);
         BOOST_REQUIRE_MESSAGE(h != held.end(), "no check for training option --" << key);

@@ -37,6 +37,31 @@
 namespace tg {
 namespace {
 
+// The thread's floating-point control word and its flush-to-zero bits.
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__SSE__)
+std::uint64_t float_mode() { return _mm_getcsr(); }
+void set_float_mode(std::uint64_t m) { _mm_setcsr(unsigned(m)); }
+constexpr std::uint64_t flush_bits = 0x8040;  // FTZ (bit 15): results; DAZ (bit 6): operands
+#elif defined(__aarch64__)
+std::uint64_t float_mode() {
+    std::uint64_t r;
+    asm volatile("mrs %0, fpcr" : "=r"(r));
+    return r;
+}
+void set_float_mode(std::uint64_t m) { asm volatile("msr fpcr, %0" : : "r"(m)); }
+constexpr std::uint64_t flush_bits = std::uint64_t(1) << 24;  // FZ: results and operands
+#else
+std::uint64_t float_mode() { return 0; }
+void set_float_mode(std::uint64_t) {}
+constexpr std::uint64_t flush_bits = 0;
+#endif
+
+// Gives the calling thread the flush bits `bits` (a part of flush_bits), if it has others.
+void take_flush_bits(std::uint64_t bits) {
+    const std::uint64_t m = float_mode();
+    if ((m & flush_bits) != bits) set_float_mode((m & ~flush_bits) | bits);
+}
+
 constexpr auto spin_time = std::chrono::microseconds(200);  // then sleep
 
 // Each worker has its own ticket: run() hands part i to worker i by bumping its ticket, so a
@@ -61,6 +86,7 @@ public:
     void run(int parts, void (*fn)(void*, int), void* ctx) {
         fn_ = fn;
         ctx_ = ctx;
+        flush_ = float_mode() & flush_bits;  // the workers compute as the caller does
         error_ = nullptr;
         remaining_.store(parts - 1);
         for (int i = 1; i < parts; ++i) {
@@ -106,6 +132,7 @@ private:
             }
             seen = slot.ticket.load(std::memory_order_acquire);
             if (quit_.load()) return;
+            take_flush_bits(flush_);
             in_part = true;
             call(index);
             in_part = false;
@@ -123,6 +150,7 @@ private:
     std::atomic<bool> quit_{false};
     void (*fn_)(void*, int) = nullptr;
     void* ctx_ = nullptr;
+    std::uint64_t flush_ = 0;
     std::exception_ptr error_;
     std::mutex error_mutex_;
 };
@@ -145,6 +173,16 @@ void set_num_threads(int n) {
 }
 
 int num_threads() { return current_threads; }
+
+FlushDenormals::FlushDenormals(bool enable) : saved_(float_mode()), changed_(enable && flush_bits != 0) {
+    if (changed_) take_flush_bits(flush_bits);
+}
+
+FlushDenormals::~FlushDenormals() {
+    if (changed_) take_flush_bits(saved_ & flush_bits);
+}
+
+bool flushing_denormals() { return flush_bits != 0 && (float_mode() & flush_bits) == flush_bits; }
 
 namespace parallel {
 

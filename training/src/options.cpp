@@ -117,7 +117,7 @@ std::string OptionSpec::flag() const {
     return f;
 }
 
-std::string OptionSpec::off_flag() const { return "--" + (negation.empty() ? "no-" + key : negation); }
+std::string OptionSpec::off_flag() const { return negation.empty() ? "--no-" + flag().substr(2) : "--" + negation; }
 
 std::string OptionSpec::requirement() const {
     if (type == OptionType::text) {

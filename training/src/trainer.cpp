@@ -12,6 +12,7 @@
 #include <tapegrad/blas.hpp>
 #include <tapegrad/io/errors.hpp>
 #include <tapegrad/random.hpp>
+#include <tapegrad/threads.hpp>
 
 #include <fmt/core.h>
 
@@ -385,11 +386,13 @@ void Trainer<T>::restore(const nlohmann::json& checkpoint, const std::string& di
 
 template <class T>
 TrainResult Trainer<T>::fit() {
+    const FlushDenormals flush(s_->options.flush_denormals);
     return s_->run();
 }
 
 template <class T>
 double Trainer<T>::reconstruction_mse(const Matrix<T>& x) {
+    const FlushDenormals flush(s_->options.flush_denormals);
     return s_->evaluator.mse(s_->model, x, evaluation_rows(x.shape()[0], 0));
 }
 
