@@ -385,9 +385,10 @@ EOF
         echo "it the same model on all 70,000 rows; optimizer: Adam's update alone per step. The floor, measured"
         echo "in the same run at the same thread count: for the one-layer kinds 938 steps of only their matrix"
         echo "products (\`benchmarks/gemm_only.hpp\`), the last column being the epoch over it (goal, one"
-        echo "thread: at most 1.25); for the tied conv kind 938 hand-coded conv steps (\`baseline/conv_handcoded.hpp\`),"
-        echo "the last column being its steps over them (goal: at most 1.10). \`benchmarks/bench_epoch.cpp\`'s"
-        echo "header says exactly how each part is measured."
+        echo "thread: at most 1.25); for the tied conv kind an epoch of hand-coded conv steps over the same 938"
+        echo "batches (\`baseline/conv_handcoded.hpp\`), after each of its epochs, the last column being its steps"
+        echo "over them (goal: at most 1.10). Everything in the mode the Trainer trains in (denormals flushed)."
+        echo "\`benchmarks/bench_epoch.cpp\`'s header says exactly how each part is measured."
         echo
         echo "\`build/benchmarks/bench_epoch${epoch_args[*]:+ ${epoch_args[*]}}\`"
         echo
