@@ -9,6 +9,8 @@
 
 #include <xsimd/xsimd.hpp>
 
+#include <algorithm>
+
 namespace tg {
 
 template <class T> Var<T> sum(Var<T> x, int axis);  // reductions.hpp: affine's bias rule
@@ -58,6 +60,10 @@ void add_column_sums(Node<T>& b, const T* g, std::size_t rows, std::size_t cols)
 template <class T>
 void broadcast_rows(const T* bias, std::size_t rows, std::size_t cols, T* out) {
     parallel::for_rows(rows, cols, [&](std::size_t lo, std::size_t hi) {
+        if (cols == 1) {  // one channel (a decoder's image): a fill, not a loop of one element per row
+            std::fill(out + lo, out + hi, bias[0]);
+            return;
+        }
         for (std::size_t i = lo; i < hi; ++i)
             for (std::size_t j = 0; j < cols; ++j) out[i * cols + j] = bias[j];
     });
