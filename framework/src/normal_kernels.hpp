@@ -61,22 +61,21 @@ inline void sincos_quarter(FloatBatch phi, FloatBatch& s, FloatBatch& c) {
     c = xsimd::fma(z * z, horner(cos_poly, z), xsimd::fnma(FloatBatch(0.5f), z, FloatBatch(1.0f)));
 }
 
-// sqrt y for y >= 0. vsqrtps on 16 floats takes 12 cycles of its unit and stalled the loop (a
-// quarter of a Gaussian batch on AVX-512): the reciprocal square root estimate (14 bits on
-// AVX-512, 12 on AVX) and one Newton step give the root to float precision in a few cycles.
+// sqrt y for y >= 0. On AVX-512, vsqrtps on 16 floats takes 12 cycles of its unit and stalled
+// the loop (a quarter of a Gaussian batch): the 14-bit reciprocal square root estimate and one
+// Newton step give the root within ~1e-8 relative. Not on AVX: its 12-bit estimate (error up to
+// 1.5 2^-12, vendor-dependent) leaves 1.5 e^2 = 2e-7 after the step, too much of the error
+// budget; there the hardware root (8 floats) stays.
 inline FloatBatch sqrt_nonnegative(FloatBatch y) {
-#if defined(__AVX512F__) || defined(__AVX__)
 #if defined(__AVX512F__)
-    const FloatBatch g = _mm512_rsqrt14_ps(y);
-#else
-    const FloatBatch g = _mm256_rsqrt_ps(y);
+    if constexpr (FloatBatch::size == 16) {
+        const FloatBatch g = _mm512_rsqrt14_ps(y);
+        const FloatBatch r0 = y * g;                                                                      // sqrt y (1 + e)
+        const FloatBatch r = xsimd::fma(r0, xsimd::fnma(r0, FloatBatch(0.5f) * g, FloatBatch(0.5f)), r0);  // Newton
+        return xsimd::select(y > FloatBatch(0.0f), r, FloatBatch(0.0f));                                  // y = 0: g is infinite
+    }
 #endif
-    const FloatBatch r0 = y * g;                                              // sqrt y (1 + e)
-    const FloatBatch r = xsimd::fma(r0, xsimd::fnma(r0, FloatBatch(0.5f) * g, FloatBatch(0.5f)), r0);  // Newton
-    return xsimd::select(y > FloatBatch(0.0f), r, FloatBatch(0.0f));          // y = 0: g is infinite
-#else
     return xsimd::sqrt(y);
-#endif
 }
 
 // Standard normals for Box-Muller pairs: a gives the radius, b the angle (see the layout). The
