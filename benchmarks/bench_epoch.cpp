@@ -119,12 +119,14 @@ double floor_seconds(const Kind& k, std::uint64_t seed, std::uint64_t epoch) {
         const tg::handcoded::ConvConfig c{.batch = 64, .channels = {16, 32}, .code = 64};
         tg::handcoded::ConvAutoencoder<float> model(c, 1);
         const tg::Matrix<float>& train = fashion().train;
-        const std::size_t n = train.shape()[0], d = train.shape()[1];
+        const std::size_t n = train.shape()[0];
         const std::vector<std::size_t> order = tg::random::permutation(n, seed, epoch);
-        tg::Matrix<float> x = tg::train::row_block(train, 0, 64);
+        tg::Matrix<float> x;
+        std::vector<std::size_t> rows(64);
         double seconds = 0;
         for (std::size_t begin = 0; begin < n; begin += 64) {
-            for (std::size_t i = 0; i < 64; ++i) std::copy_n(train.data() + order[(begin + i) % n] * d, d, x.data() + i * d);
+            for (std::size_t i = 0; i < 64; ++i) rows[i] = order[(begin + i) % n];
+            tg::train::gather_rows(train, rows, x);
             const auto start = Clock::now();
             benchmark::DoNotOptimize(model.loss_and_gradients(x));
             model.sgd_update(0.01f);
